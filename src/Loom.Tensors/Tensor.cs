@@ -262,3 +262,15 @@ public sealed unsafe partial class Tensor : IDisposable
         return new Tensor(Storage, DType, shape, strides, offset);
     }
 }
+
+public sealed unsafe partial class Tensor
+{
+    /// <summary>A contiguous tensor over existing storage (takes over the caller's reference).</summary>
+    public static Tensor FromStorage(Storage storage, DType dtype, int[] shape)
+    {
+        long n = CheckShape(shape);
+        if (n * DTypeInfo.SizeOf(dtype) > storage.ByteLength)
+            throw new ArgumentException($"storage of {storage.ByteLength} bytes is too small for shape {ShapeString(shape)} of {dtype}");
+        return new Tensor(storage, dtype, (int[])shape.Clone(), ContiguousStrides(shape), 0);
+    }
+}
