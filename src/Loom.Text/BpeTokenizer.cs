@@ -122,6 +122,13 @@ public sealed class BpeTokenizer
     /// <summary>Whether <paramref name="id"/> is a special token (skipped by decode with skipSpecial).</summary>
     public bool IsSpecial(int id) => _special[id];
 
+    /// <summary>Empties the per-word cache (for cold-start measurements; encoding results never depend on it).</summary>
+    public void ClearCache()
+    {
+        _cache.Clear();
+        Interlocked.Exchange(ref _cacheCount, 0);
+    }
+
     /// <summary>The vocab-file spelling of a token: byte-level characters for model tokens, the content for added tokens.</summary>
     public string TokenString(int id)
     {
