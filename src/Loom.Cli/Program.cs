@@ -18,6 +18,13 @@ public static class Program
     {
         config.SetApplicationName("loom");
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
+        config.AddBranch("tokenizer", t =>
+        {
+            t.SetDescription("Train and inspect tokenizers.");
+            t.AddCommand<TokenizerTrainCommand>("train").WithDescription("Train a byte-level BPE tokenizer on text files; writes tokenizer.json.");
+            t.AddCommand<TokenizerEncodeCommand>("encode").WithDescription("Encode text or a file with a tokenizer.json and print the ids.");
+            t.AddCommand<TokenizerBenchCommand>("bench").WithDescription("Measure encode MB/s (and optionally training time) on a text file.");
+        });
         config.SetExceptionHandler((ex, _) =>
         {
             var e = ex is AggregateException { InnerException: { } inner } ? inner : ex;
