@@ -74,8 +74,9 @@ public sealed class AdamW : Optimizer
     }
 
     /// <summary>
-    /// One fused pass per element, in PyTorch's operation order: p*=decay; m=m*b1+(1-b1)g; v=v*b2+((1-b2)g)g;
-    /// p+=-step*(m/(sqrt(v)/bc2sqrt+eps)). No fused multiply-add, so results do not depend on the CPU.
+    /// One pass per element with the roundings of PyTorch's CPU kernels (measured on its AVX2 build):
+    /// p*=decay; m=fma(g,1-b1,m*b1); v=fma((1-b2)g,g,v*b2); p+=(-step*m)/(sqrt(v)/bc2sqrt+eps).
+    /// FusedMultiplyAdd is exactly rounded with or without FMA hardware, so results do not depend on the CPU.
     /// </summary>
     private unsafe struct Kernel : IRangeBody
     {
@@ -96,10 +97,10 @@ public sealed class AdamW : Optimizer
                 {
                     var g = Vector.Load(G + i);
                     var p = Vector.Load(P + i) * decay;
-                    var m = Vector.Load(M + i) * b1 + g * omb1;
-                    var v = Vector.Load(V + i) * b2 + g * omb2 * g;
+                    var m = Vector.FusedMultiplyAdd(g, omb1, Vector.Load(M + i) * b1);
+                    var v = Vector.FusedMultiplyAdd(omb2 * g, g, Vector.Load(V + i) * b2);
                     var denom = Vector.SquareRoot(v) / bc2 + eps;
-                    p += ns * (m / denom);
+                    p += ns * m / denom;
                     m.Store(M + i);
                     v.Store(V + i);
                     p.Store(P + i);
@@ -109,12 +110,12 @@ public sealed class AdamW : Optimizer
             {
                 float g = G[i];
                 float p = P[i] * Decay;
-                float m = M[i] * B1 + g * OneMinusB1;
-                float v = V[i] * B2 + g * OneMinusB2 * g;
+                float m = MathF.FusedMultiplyAdd(g, OneMinusB1, M[i] * B1);
+                float v = MathF.FusedMultiplyAdd(OneMinusB2 * g, g, V[i] * B2);
                 float denom = MathF.Sqrt(v) / Bc2Sqrt + Eps;
                 M[i] = m;
                 V[i] = v;
-                P[i] = p + NegStepSize * (m / denom);
+                P[i] = p + NegStepSize * m / denom;
             }
         }
     }

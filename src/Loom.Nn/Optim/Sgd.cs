@@ -59,7 +59,10 @@ public sealed class Sgd : Optimizer
         yield return ("weight_decay", WeightDecay);
     }
 
-    /// <summary>One pass per element in PyTorch's operation order, without fused multiply-add.</summary>
+    /// <summary>
+    /// One pass per element with the roundings of PyTorch's CPU add(alpha) kernel, which is a fused multiply-add
+    /// (exactly rounded here with or without FMA hardware, so results do not depend on the CPU).
+    /// </summary>
     private unsafe struct Kernel : IRangeBody
     {
         public float* P, G, Buf;
@@ -78,28 +81,28 @@ public sealed class Sgd : Optimizer
                 {
                     var p = Vector.Load(P + i);
                     var d = Vector.Load(G + i);
-                    if (Wd != 0) d += wd * p;
+                    if (Wd != 0) d = Vector.FusedMultiplyAdd(p, wd, d);
                     if (Buf != null)
                     {
-                        var b = First ? d : Vector.Load(Buf + i) * mu + omd * d;
+                        var b = First ? d : Vector.FusedMultiplyAdd(d, omd, Vector.Load(Buf + i) * mu);
                         b.Store(Buf + i);
-                        d = Nesterov ? d + mu * b : b;
+                        d = Nesterov ? Vector.FusedMultiplyAdd(b, mu, d) : b;
                     }
-                    (p + nlr * d).Store(P + i);
+                    Vector.FusedMultiplyAdd(d, nlr, p).Store(P + i);
                 }
             }
             for (; i < end; i++)
             {
                 float p = P[i];
                 float d = G[i];
-                if (Wd != 0) d += Wd * p;
+                if (Wd != 0) d = MathF.FusedMultiplyAdd(p, Wd, d);
                 if (Buf != null)
                 {
-                    float b = First ? d : Buf[i] * Mu + OneMinusDampening * d;
+                    float b = First ? d : MathF.FusedMultiplyAdd(d, OneMinusDampening, Buf[i] * Mu);
                     Buf[i] = b;
-                    d = Nesterov ? d + Mu * b : b;
+                    d = Nesterov ? MathF.FusedMultiplyAdd(b, Mu, d) : b;
                 }
-                P[i] = p + NegLr * d;
+                P[i] = MathF.FusedMultiplyAdd(d, NegLr, p);
             }
         }
     }
