@@ -142,7 +142,11 @@ public sealed class CorruptFileTests : IDisposable
         var b = Raw("{\"w\":  }", 0);
         b[13] = 0xFF;
         b[14] = 0xFE;
-        AssertRejected("utf8.bin", b, "not valid JSON");
+        AssertRejected("utf8.bin", b, "not valid UTF-8");
+        // Inside a string JsonDocument itself does not notice; the name would throw InvalidOperationException when read.
+        var inName = Raw("{\"w?\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+        inName[8 + 3] = 0xC3;
+        AssertRejected("utf8-name.bin", inName, "not valid UTF-8");
         AssertRejected("deep.bin", Raw(new string('[', 5000) + new string(']', 5000), 0), "not valid JSON");
     }
 

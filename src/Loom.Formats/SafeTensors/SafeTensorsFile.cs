@@ -87,8 +87,11 @@ public sealed class SafeTensorsFile : IDisposable
         if ((long)n > fileLength - 8) throw new ModelFileException(path, $"truncated: header claims {n} bytes but the file has {fileLength - 8} after the length field");
         dataStart = 8 + (long)n;
         long dataLength = fileLength - dataStart;
+        var headerBytes = new ReadOnlySpan<byte>(p + 8, (int)n);
+        // JsonDocument checks UTF-8 inside strings only when they are read (InvalidOperationException), so check it all here.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw new ModelFileException(path, "header is not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(p + 8, (int)n).ToArray()), new JsonDocumentOptions { MaxDepth = 8 }); }
+        try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(headerBytes.ToArray()), new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new ModelFileException(path, "header is not valid JSON: " + e.Message, e); }
         using (doc)
         {
