@@ -15,10 +15,11 @@ public static class GradClip
     public static float ClipGradNorm(IEnumerable<Tensor> parameters, double maxNorm)
     {
         if (!(maxNorm > 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "max norm must be > 0");
+        var list = parameters as IReadOnlyCollection<Tensor> ?? parameters.ToList(); // enumerated twice
         // PyTorch takes the norm of each gradient (rounded to float), then the norm of those norms.
         double sumSquares = 0;
         int count = 0;
-        foreach (var p in parameters)
+        foreach (var p in list)
         {
             if (p.Grad is not { } g) continue;
             float n = (float)Math.Sqrt(SumOfSquares(g.Span));
@@ -30,7 +31,7 @@ public static class GradClip
         // torch computes max_norm / t as t.reciprocal() * max_norm, in float.
         float coef = 1f / (total + 1e-6f) * (float)maxNorm;
         if (coef < 1f)
-            foreach (var p in parameters)
+            foreach (var p in list)
                 if (p.Grad is { } g) TensorPrimitives.Multiply(g.Span, coef, g.Span);
         return total;
     }
