@@ -87,14 +87,18 @@ public sealed class SafeTensorsFile : IDisposable
         if ((long)n > fileLength - 8) throw new ModelFileException(path, $"truncated: header claims {n} bytes but the file has {fileLength - 8} after the length field");
         dataStart = 8 + (long)n;
         long dataLength = fileLength - dataStart;
+        var headerBytes = new ReadOnlySpan<byte>(p + 8, (int)n);
+        // JsonDocument checks UTF-8 inside strings only when they are read (InvalidOperationException), so check it all here.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes)) throw new ModelFileException(path, "header is not valid UTF-8");
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(p + 8, (int)n).ToArray()), new JsonDocumentOptions { MaxDepth = 8 }); }
+        try { doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(headerBytes.ToArray()), new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new ModelFileException(path, "header is not valid JSON: " + e.Message, e); }
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFileException(path, "header is not a JSON object");
             var entries = new List<Entry>();
             var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 if (prop.Name == "__metadata__")
@@ -107,6 +111,8 @@ public sealed class SafeTensorsFile : IDisposable
                     }
                     continue;
                 }
+                // JSON allows repeated keys; a second entry would silently replace (and leak) the first.
+                if (!names.Add(prop.Name)) throw new ModelFileException(path, $"tensor '{prop.Name}' appears more than once in the header");
                 entries.Add(ParseEntry(path, prop, dataLength));
             }
             // Tensors must not overlap (a hostile file could alias them).
@@ -141,13 +147,15 @@ public sealed class SafeTensorsFile : IDisposable
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue)
                 throw new ModelFileException(path, $"tensor '{name}': invalid dimension {d}");
             shape[i++] = (int)dim;
+            // Compare before multiplying: the product of hostile dimensions can overflow a long.
+            if (dim != 0 && count > dataLength / dim) throw new ModelFileException(path, $"tensor '{name}': shape [{string.Join(", ", shape.Take(i))}...] needs more data than the file holds");
             count *= dim;
-            if (count > dataLength) throw new ModelFileException(path, $"tensor '{name}': shape [{string.Join(", ", shape.Take(i))}...] needs more data than the file holds");
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new ModelFileException(path, $"tensor '{name}': missing data_offsets");
-        long begin = off[0].TryGetInt64(out long b) ? b : -1;
-        long end = off[1].TryGetInt64(out long e) ? e : -1;
+        // TryGetInt64 throws on a non-number, so check the kind first.
+        long begin = off[0].ValueKind == JsonValueKind.Number && off[0].TryGetInt64(out long b) ? b : -1;
+        long end = off[1].ValueKind == JsonValueKind.Number && off[1].TryGetInt64(out long e) ? e : -1;
         if (begin < 0 || end < begin) throw new ModelFileException(path, $"tensor '{name}': invalid data_offsets [{off[0]}, {off[1]}]");
         if (end > dataLength) throw new ModelFileException(path, $"tensor '{name}': data_offsets end {end} is past the end of the data ({dataLength} bytes; file truncated?)");
         long expected = count * DTypeInfo.SizeOf(dtype);
