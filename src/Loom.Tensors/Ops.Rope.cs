@@ -2,6 +2,16 @@ using Loom.Tensors.Kernels;
 
 namespace Loom.Tensors;
 
+/// <summary>How rotary embeddings pair up the head dimensions.</summary>
+public enum RopeStyle
+{
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]): the original RoFormer/Meta Llama layout, GGUF's "normal" rope type.</summary>
+    Normal,
+
+    /// <summary>Split halves (x[i], x[i + D/2]): GPT-NeoX and Hugging Face's rotate_half layout.</summary>
+    Neox,
+}
+
 public static unsafe partial class Ops
 {
     /// <summary>

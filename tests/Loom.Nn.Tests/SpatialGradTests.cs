@@ -1,6 +1,5 @@
 using Loom.Nn;
 using Loom.Tensors;
-using Loom.Tensors.Kernels;
 
 namespace Loom.Nn.Tests;
 

@@ -1,6 +1,5 @@
 using Loom.Nn;
 using Loom.Tensors;
-using Loom.Tensors.Kernels;
 using Loom.Testing;
 using Xunit.Abstractions;
 

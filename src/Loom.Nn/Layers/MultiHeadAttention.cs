@@ -1,5 +1,4 @@
 using Loom.Tensors;
-using Loom.Tensors.Kernels;
 
 namespace Loom.Nn;
 

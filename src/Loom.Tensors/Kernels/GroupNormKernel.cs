@@ -56,6 +56,7 @@ public static unsafe class GroupNormKernel
         {
             int cg = C / G;
             int len = cg * L;
+            Span<float> dev = stackalloc float[256];
             for (int item = start; item < end; item++)
             {
                 long off = (long)item * len;
@@ -63,7 +64,12 @@ public static unsafe class GroupNormKernel
                 double mu = Sum(xs) / len;
                 // Two passes (mean, then squared deviations): no cancellation for inputs with a large mean.
                 double ss = 0;
-                for (int i = 0; i < len; i++) { double dlt = xs[i] - mu; ss += dlt * dlt; }
+                for (int i = 0; i < len; i += dev.Length)
+                {
+                    var blk = dev[..Math.Min(dev.Length, len - i)];
+                    TensorPrimitives.Subtract(xs.Slice(i, blk.Length), (float)mu, blk);
+                    ss += TensorPrimitives.SumOfSquares(blk);
+                }
                 float r = (float)(1.0 / Math.Sqrt(ss / len + Eps));
                 float m = (float)mu;
                 Mean[item] = m;

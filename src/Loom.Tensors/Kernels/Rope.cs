@@ -2,16 +2,6 @@ using System.Collections.Concurrent;
 
 namespace Loom.Tensors.Kernels;
 
-/// <summary>How rotary embeddings pair up the head dimensions.</summary>
-public enum RopeStyle
-{
-    /// <summary>Adjacent pairs (x[2i], x[2i+1]): the original RoFormer/Meta Llama layout, GGUF's "normal" rope type.</summary>
-    Normal,
-
-    /// <summary>Split halves (x[i], x[i + D/2]): GPT-NeoX and Hugging Face's rotate_half layout.</summary>
-    Neox,
-}
-
 /// <summary>
 /// Rotary position embedding tables and the rotation kernel. cos/sin of pos * theta^(-2i/D) are computed in
 /// double once per (D, theta) and grown (doubling) when a longer position range is asked for; readers take an
