@@ -90,3 +90,37 @@ public class SpatialLayerTests
         Assert.NotEqual(a[0, 4, 0], b[0, 4, 0]);
     }
 }
+
+/// <summary>Incremental decoding through a <see cref="KvCache"/> reproduces the full causal forward pass.</summary>
+public class KvCacheTests
+{
+    [Fact]
+    public void DecodingWithCacheMatchesFullSequence()
+    {
+        var mha = new MultiHeadAttention(32, 4, 2, new Rng(11), ropeTheta: 10000f, ropeStyle: RopeStyle.Normal);
+        using var x = Tensor.RandNormal(new Rng(5), 0, 1, 2, 75, 32);
+        using var _ = Autograd.NoGrad();
+        using var full = mha.Forward(x);
+        using var cache = new KvCache(2, 2, 80, 8);
+        // A 70-token prompt (two key tiles), then single tokens.
+        using (var prompt = x.Slice(1, 0, 70))
+        using (var y = mha.Forward(prompt, cache: cache))
+        using (var expected = full.Slice(1, 0, 70))
+            AssertNear(expected, y);
+        for (int t = 70; t < 75; t++)
+        {
+            using var tok = x.Slice(1, t, 1);
+            using var y = mha.Forward(tok, cache: cache);
+            using var expected = full.Slice(1, t, 1);
+            AssertNear(expected, y);
+        }
+        Assert.Equal(75, cache.Length);
+    }
+
+    private static void AssertNear(Tensor expected, Tensor actual)
+    {
+        var e = expected.ToArray();
+        var a = actual.ToArray();
+        for (int i = 0; i < e.Length; i++) Assert.True(MathF.Abs(e[i] - a[i]) < 1e-5f, $"element {i}: {a[i]} vs {e[i]}");
+    }
+}

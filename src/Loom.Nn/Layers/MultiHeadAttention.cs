@@ -44,17 +44,30 @@ public sealed class MultiHeadAttention : Module
         OProj = RegisterModule("o_proj", new Linear(heads * d, dim, bias, rng));
     }
 
-    /// <summary>x (B, T, dim); token t is at position <paramref name="positionOffset"/> + t for the rotary embedding.</summary>
-    public Tensor Forward(Tensor x, int positionOffset = 0)
+    /// <summary>
+    /// x (B, T, dim); token t is at position <paramref name="positionOffset"/> + t for the rotary embedding. With a
+    /// <paramref name="cache"/> (inference: no gradient flows through cached keys and values) the tokens continue
+    /// the cached sequence, their position offset is the cache length, and they attend to every cached key.
+    /// </summary>
+    public Tensor Forward(Tensor x, int positionOffset = 0, KvCache? cache = null)
     {
         if (x.Rank != 3 || x.Shape[2] != Dim)
             throw new ShapeMismatchException($"MultiHeadAttention(dim {Dim}): input of shape {Tensor.ShapeString(x.Shape)}, expected (B, T, {Dim})");
         int b = x.Shape[0], t = x.Shape[1];
-        var q = Heads4(QProj.Forward(x), b, t, Heads, positionOffset, rope: true);   // (B, Hq, T, D) view
-        var k = Heads4(KProj.Forward(x), b, t, KvHeads, positionOffset, rope: true); // (B, Hkv, T, D) view
-        var v = Heads4(VProj.Forward(x), b, t, KvHeads, positionOffset, rope: false);
-        var o = F.Attention(q, k, v, Causal);                                        // (B, Hq, T, D)
-        var merged = F.Reshape(F.Transpose(o, 1, 2), b, t, Heads * HeadDim);        // (B, T, Hq*D)
+        int offset = cache?.Length ?? positionOffset;
+        var q = Heads4(QProj.Forward(x), b, t, Heads, offset, rope: true);   // (B, Hq, T, D) view
+        var k = Heads4(KProj.Forward(x), b, t, KvHeads, offset, rope: true); // (B, Hkv, T, D) view
+        var v = Heads4(VProj.Forward(x), b, t, KvHeads, offset, rope: false);
+        Tensor o;
+        if (cache == null) o = F.Attention(q, k, v, Causal); // (B, Hq, T, D)
+        else
+        {
+            var (kAll, vAll) = cache.Append(k, v);              // (B, Hkv, S, D), S = cached + T
+            o = F.Attention(q, kAll, vAll, Causal);
+            kAll.Dispose();
+            vAll.Dispose();
+        }
+        var merged = F.Reshape(F.Transpose(o, 1, 2), b, t, Heads * HeadDim); // (B, T, Hq*D)
         return OProj.Forward(merged);
     }
 
