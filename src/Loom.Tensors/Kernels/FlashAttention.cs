@@ -41,6 +41,9 @@ internal static unsafe class FlashAttention
         public readonly int QTiles => (T + Br - 1) / Br;
         public readonly int KTiles => (S + Bc - 1) / Bc;
 
+        /// <summary>Chunks for <see cref="ComputePool.For{T}"/>: one per item (causal tiles differ in cost, so they are handed out dynamically), or one in all for problems too small to be worth a dispatch.</summary>
+        public readonly int Chunks(int items) => (long)B * Hq * T * S * D < 4 * Ops.ParallelThreshold ? 1 : items;
+
         /// <summary>Number of keys that query row i may attend to (a prefix of the keys).</summary>
         public readonly int KeysFor(int i) => Causal ? Math.Min(S, i + Shift + 1) : S;
     }
@@ -49,7 +52,7 @@ internal static unsafe class FlashAttention
     public static void Forward(in Problem p, float* o, float* lse)
     {
         int items = p.B * p.Hq * p.QTiles;
-        ComputePool.For(items, new ForwardBody { P = p, O = o, Lse = lse }, items);
+        ComputePool.For(items, new ForwardBody { P = p, O = o, Lse = lse }, p.Chunks(items));
     }
 
     /// <summary>
@@ -66,9 +69,9 @@ internal static unsafe class FlashAttention
             int rows = p.B * p.Hq * p.T;
             ComputePool.For(rows, new DeltaBody { O = o, DO = dO, Delta = delta.Data, D = p.D }, rows * p.D < Ops.ParallelThreshold ? 1 : 0);
             int kvItems = p.B * p.Hkv * p.KTiles;
-            ComputePool.For(kvItems, new DkDvBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DK = dk, DV = dv }, kvItems);
+            ComputePool.For(kvItems, new DkDvBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DK = dk, DV = dv }, p.Chunks(kvItems));
             int qItems = p.B * p.Hq * p.QTiles;
-            ComputePool.For(qItems, new DqBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DQ = dq }, qItems);
+            ComputePool.For(qItems, new DqBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DQ = dq }, p.Chunks(qItems));
         }
         finally
         {
