@@ -1,0 +1,46 @@
+using Loom.Tensors;
+
+namespace Loom.Nn;
+
+/// <summary>PyTorch-compatible ConvTranspose2d: weight (in, out/groups, KH, KW), bias (out); input (N, in, H, W).</summary>
+public sealed class ConvTranspose2d : Module
+{
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public (int H, int W) KernelSize { get; }
+    public (int H, int W) Stride { get; }
+    public (int H, int W) Padding { get; }
+    public (int H, int W) OutputPadding { get; }
+    public int Groups { get; }
+
+    public ConvTranspose2d(int inChannels, int outChannels, int kernelSize, Rng rng, int stride = 1, int padding = 0, int outputPadding = 0, int groups = 1, bool bias = true)
+        : this(inChannels, outChannels, (kernelSize, kernelSize), rng, (stride, stride), (padding, padding), (outputPadding, outputPadding), groups, bias) { }
+
+    public ConvTranspose2d(int inChannels, int outChannels, (int H, int W) kernelSize, Rng rng, (int H, int W) stride, (int H, int W) padding, (int H, int W) outputPadding,
+        int groups = 1, bool bias = true)
+    {
+        if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"ConvTranspose2d: {groups} group(s) must divide in_channels {inChannels} and out_channels {outChannels}");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        OutputPadding = outputPadding;
+        Groups = groups;
+        Weight = RegisterParameter("weight", Init.NewParameter(inChannels, outChannels / groups, kernelSize.H, kernelSize.W));
+        // PyTorch computes fan_in from dim 1 of the weight, which for a transposed conv is out/groups.
+        int fanIn = outChannels / groups * kernelSize.H * kernelSize.W;
+        Init.KaimingUniform(Weight, rng, fanIn, 1f / MathF.Sqrt(3f));
+        if (bias)
+        {
+            Bias = RegisterParameter("bias", Init.NewParameter(outChannels));
+            float b = 1f / MathF.Sqrt(fanIn);
+            Init.Uniform(Bias, rng, -b, b);
+        }
+    }
+
+    public Tensor Forward(Tensor x) => F.ConvTranspose2d(x, Weight, Bias, Stride, Padding, OutputPadding, Groups);
+}
