@@ -98,7 +98,7 @@ public static unsafe partial class Ops
             if (rows > 0)
             {
                 int chunks = (long)rows * c < ParallelThreshold ? 1 : Math.Min(ComputePool.Threads, rows);
-                using var partial = Tensor.Empty(chunks, 2 * c);
+                using var partial = Tensor.Empty(chunks, 4 * c);
                 RowKernels.NormBackwardParams(xc.Data, gc.Data, pm, rc.Data, dw == null ? null : dw.Data, db == null ? null : db.Data, partial.Data, chunks, rows, c);
             }
         }

@@ -55,7 +55,7 @@ public static unsafe partial class Ops
     }
 
     /// <summary>Whether <see cref="UnaryBackward"/> needs the op's output (true) or its input (false).</summary>
-    public static bool UnaryBackwardUsesOutput(UnaryOp op) => op is UnaryOp.Exp or UnaryOp.Sqrt or UnaryOp.Rsqrt or UnaryOp.Tanh or UnaryOp.Sigmoid;
+    public static bool UnaryBackwardUsesOutput(UnaryOp op) => op is UnaryOp.Exp or UnaryOp.Sqrt or UnaryOp.Rsqrt;
 
     /// <summary>
     /// dx = g * op'(x). <paramref name="saved"/> is the output y for ops where <see cref="UnaryBackwardUsesOutput"/>

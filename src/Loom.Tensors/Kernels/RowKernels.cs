@@ -238,7 +238,9 @@ public static unsafe class RowKernels
 
     /// <summary>
     /// Parameter gradients of a norm layer: dw = sum over rows of g * xhat, db = sum of g (either may be null).
-    /// Threads accumulate into their own rows of <paramref name="partial"/> ((chunks, 2n) floats) which are then summed.
+    /// Threads accumulate into their own rows of <paramref name="partial"/> ((chunks, 4n) floats) which are then
+    /// summed; within a thread, blocks of rows are summed first so the float error grows with the block count,
+    /// not the row count.
     /// </summary>
     public static void NormBackwardParams(float* x, float* g, float* mean, float* rstd, float* dw, float* db, float* partial, int chunks, int rows, int n)
     {
@@ -248,18 +250,19 @@ public static unsafe class RowKernels
         {
             var dst = new Span<float>(dw, n);
             dst.Clear();
-            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 2 * n, n), dst);
+            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 4 * n, n), dst);
         }
         if (db != null)
         {
             var dst = new Span<float>(db, n);
             dst.Clear();
-            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 2 * n + n, n), dst);
+            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 4 * n + n, n), dst);
         }
     }
 
     private struct NormParamBody : IRangeBody
     {
+        private const int RowBlock = 32;
         public float* X, G, Mean, Rstd, P;
         public int Chunks, Rows, N;
         public bool NeedW, NeedB;
@@ -268,15 +271,25 @@ public static unsafe class RowKernels
         {
             for (int c = start; c < end; c++)
             {
-                float* pw = P + (long)c * 2 * N;
-                var pb = new Span<float>(pw + N, N);
-                new Span<float>(pw, 2 * N).Clear();
+                // [total dw | total db | block dw | block db]
+                float* tw = P + (long)c * 4 * N;
+                var all = new Span<float>(tw, 4 * N);
+                all.Clear();
+                var tot = all.Slice(0, 2 * N);
+                var blk = all.Slice(2 * N, 2 * N);
+                float* bw = tw + 2 * N;
+                var bb = new Span<float>(bw + N, N);
                 int r0 = (int)((long)Rows * c / Chunks), r1 = (int)((long)Rows * (c + 1) / Chunks);
                 for (int r = r0; r < r1; r++)
                 {
                     long off = (long)r * N;
-                    if (NeedW) Simd.AccumulateScaledCentered(pw, G + off, X + off, N, Mean == null ? 0f : Mean[r], Rstd[r]);
-                    if (NeedB) TensorPrimitives.Add(pb, new ReadOnlySpan<float>(G + off, N), pb);
+                    if (NeedW) Simd.AccumulateScaledCentered(bw, G + off, X + off, N, Mean == null ? 0f : Mean[r], Rstd[r]);
+                    if (NeedB) TensorPrimitives.Add(bb, new ReadOnlySpan<float>(G + off, N), bb);
+                    if ((r - r0) % RowBlock == RowBlock - 1 || r == r1 - 1)
+                    {
+                        TensorPrimitives.Add(tot, blk, tot);
+                        blk.Clear();
+                    }
                 }
             }
         }

@@ -161,18 +161,43 @@ public readonly struct PowGradFn(float p) : IVecFn2
     public V5 Invoke(V5 x, V5 g) => Vector512.Create(p) * g * _inner.Invoke(x);
 }
 
-/// <summary>g (1 - y^2) (tanh, from the output).</summary>
+/// <summary>
+/// g (1 - tanh^2 x) computed from x as 4e / (1 + e)^2 with e = exp(-2|x|): from the output it would be
+/// 1 - y^2, which loses every digit where tanh saturates.
+/// </summary>
 public readonly struct TanhGradFn : IVecFn2
 {
-    public V2 Invoke(V2 y, V2 g) => g * Vector256.FusedMultiplyAdd(-y, y, V2.One);
-    public V5 Invoke(V5 y, V5 g) => g * Vector512.FusedMultiplyAdd(-y, y, V5.One);
+    public V2 Invoke(V2 x, V2 g)
+    {
+        var e = Vector256.Exp(Vector256.Create(-2f) * Vector256.Abs(x));
+        var d = V2.One + e;
+        return g * Vector256.Create(4f) * e / (d * d);
+    }
+
+    public V5 Invoke(V5 x, V5 g)
+    {
+        var e = Vector512.Exp(Vector512.Create(-2f) * Vector512.Abs(x));
+        var d = V5.One + e;
+        return g * Vector512.Create(4f) * e / (d * d);
+    }
 }
 
-/// <summary>g y (1 - y) (sigmoid, from the output).</summary>
+/// <summary>g s (1 - s) computed from x as e / (1 + e)^2 with e = exp(-|x|), accurate where sigmoid saturates.</summary>
 public readonly struct SigmoidGradFn : IVecFn2
 {
-    public V2 Invoke(V2 y, V2 g) => g * y * (V2.One - y);
-    public V5 Invoke(V5 y, V5 g) => g * y * (V5.One - y);
+    public V2 Invoke(V2 x, V2 g)
+    {
+        var e = Vector256.Exp(-Vector256.Abs(x));
+        var d = V2.One + e;
+        return g * e / (d * d);
+    }
+
+    public V5 Invoke(V5 x, V5 g)
+    {
+        var e = Vector512.Exp(-Vector512.Abs(x));
+        var d = V5.One + e;
+        return g * e / (d * d);
+    }
 }
 
 /// <summary>g where x &gt; 0, else 0 (relu).</summary>
