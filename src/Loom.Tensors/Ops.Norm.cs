@@ -98,8 +98,9 @@ public static unsafe partial class Ops
             if (rows > 0)
             {
                 int chunks = (long)rows * c < ParallelThreshold ? 1 : Math.Min(ComputePool.Threads, rows);
+                // chunks * 2c doubles of scratch, from the pool like any tensor.
                 using var partial = Tensor.Empty(chunks, 4 * c);
-                RowKernels.NormBackwardParams(xc.Data, gc.Data, pm, rc.Data, dw == null ? null : dw.Data, db == null ? null : db.Data, partial.Data, chunks, rows, c);
+                RowKernels.NormBackwardParams(xc.Data, gc.Data, pm, rc.Data, dw == null ? null : dw.Data, db == null ? null : db.Data, (double*)partial.Data, chunks, rows, c);
             }
         }
         return (dx, dw, db);

@@ -238,32 +238,26 @@ public static unsafe class RowKernels
 
     /// <summary>
     /// Parameter gradients of a norm layer: dw = sum over rows of g * xhat, db = sum of g (either may be null).
-    /// Threads accumulate into their own rows of <paramref name="partial"/> ((chunks, 4n) floats) which are then
-    /// summed; within a thread, blocks of rows are summed first so the float error grows with the block count,
-    /// not the row count.
+    /// These sums run over every row, often with heavy cancellation, so they accumulate in float64: threads
+    /// add into their own (2n)-double slices of <paramref name="partial"/> (chunks * 2n doubles), summed at the end.
     /// </summary>
-    public static void NormBackwardParams(float* x, float* g, float* mean, float* rstd, float* dw, float* db, float* partial, int chunks, int rows, int n)
+    public static void NormBackwardParams(float* x, float* g, float* mean, float* rstd, float* dw, float* db, double* partial, int chunks, int rows, int n)
     {
         var body = new NormParamBody { X = x, G = g, Mean = mean, Rstd = rstd, P = partial, Chunks = chunks, Rows = rows, N = n, NeedW = dw != null, NeedB = db != null };
         ComputePool.For(chunks, body, chunks);
-        if (dw != null)
+        for (int j = 0; j < n; j++)
         {
-            var dst = new Span<float>(dw, n);
-            dst.Clear();
-            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 4 * n, n), dst);
-        }
-        if (db != null)
-        {
-            var dst = new Span<float>(db, n);
-            dst.Clear();
-            for (int c = 0; c < chunks; c++) TensorPrimitives.Add(dst, new ReadOnlySpan<float>(partial + (long)c * 4 * n + n, n), dst);
+            double sw = 0, sb = 0;
+            for (int c = 0; c < chunks; c++) { sw += partial[(long)c * 2 * n + j]; sb += partial[(long)c * 2 * n + n + j]; }
+            if (dw != null) dw[j] = (float)sw;
+            if (db != null) db[j] = (float)sb;
         }
     }
 
     private struct NormParamBody : IRangeBody
     {
-        private const int RowBlock = 32;
-        public float* X, G, Mean, Rstd, P;
+        public float* X, G, Mean, Rstd;
+        public double* P;
         public int Chunks, Rows, N;
         public bool NeedW, NeedB;
 
@@ -271,25 +265,14 @@ public static unsafe class RowKernels
         {
             for (int c = start; c < end; c++)
             {
-                // [total dw | total db | block dw | block db]
-                float* tw = P + (long)c * 4 * N;
-                var all = new Span<float>(tw, 4 * N);
-                all.Clear();
-                var tot = all.Slice(0, 2 * N);
-                var blk = all.Slice(2 * N, 2 * N);
-                float* bw = tw + 2 * N;
-                var bb = new Span<float>(bw + N, N);
+                double* pw = P + (long)c * 2 * N, pb = pw + N;
+                new Span<double>(pw, 2 * N).Clear();
                 int r0 = (int)((long)Rows * c / Chunks), r1 = (int)((long)Rows * (c + 1) / Chunks);
                 for (int r = r0; r < r1; r++)
                 {
                     long off = (long)r * N;
-                    if (NeedW) Simd.AccumulateScaledCentered(bw, G + off, X + off, N, Mean == null ? 0f : Mean[r], Rstd[r]);
-                    if (NeedB) TensorPrimitives.Add(bb, new ReadOnlySpan<float>(G + off, N), bb);
-                    if ((r - r0) % RowBlock == RowBlock - 1 || r == r1 - 1)
-                    {
-                        TensorPrimitives.Add(tot, blk, tot);
-                        blk.Clear();
-                    }
+                    if (NeedW) Simd.AccumulateScaledCenteredF64(pw, G + off, X + off, N, Mean == null ? 0f : Mean[r], Rstd[r]);
+                    if (NeedB) Simd.AccumulateF64(pb, G + off, N);
                 }
             }
         }

@@ -288,23 +288,58 @@ public static unsafe class Simd
         return (s0, s1);
     }
 
-    /// <summary>acc[i] += g[i] * (x[i] - mean) * rstd: a norm layer's weight gradient for one row.</summary>
-    public static void AccumulateScaledCentered(float* acc, float* g, float* x, int n, float mean, float rstd)
+    /// <summary>acc[i] += g[i] * (x[i] - mean) * rstd in float64: a norm layer's weight gradient for one row.</summary>
+    public static void AccumulateScaledCenteredF64(double* acc, float* g, float* x, int n, float mean, float rstd)
     {
         int i = 0;
         if (Use512)
         {
-            var m = Vector512.Create(mean); var r = Vector512.Create(rstd);
+            var m = Vector512.Create((double)mean); var r = Vector512.Create((double)rstd);
             for (; i <= n - 16; i += 16)
-                Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(g + i), (Vector512.Load(x + i) - m) * r, Vector512.Load(acc + i)), acc + i);
+            {
+                var (g0, g1) = Vector512.Widen(Vector512.Load(g + i));
+                var (x0, x1) = Vector512.Widen(Vector512.Load(x + i));
+                Vector512.Store(Vector512.FusedMultiplyAdd(g0, (x0 - m) * r, Vector512.Load(acc + i)), acc + i);
+                Vector512.Store(Vector512.FusedMultiplyAdd(g1, (x1 - m) * r, Vector512.Load(acc + i + 8)), acc + i + 8);
+            }
         }
         else
         {
-            var m = Vector256.Create(mean); var r = Vector256.Create(rstd);
+            var m = Vector256.Create((double)mean); var r = Vector256.Create((double)rstd);
             for (; i <= n - 8; i += 8)
-                Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(g + i), (Vector256.Load(x + i) - m) * r, Vector256.Load(acc + i)), acc + i);
+            {
+                var (g0, g1) = Vector256.Widen(Vector256.Load(g + i));
+                var (x0, x1) = Vector256.Widen(Vector256.Load(x + i));
+                Vector256.Store(Vector256.FusedMultiplyAdd(g0, (x0 - m) * r, Vector256.Load(acc + i)), acc + i);
+                Vector256.Store(Vector256.FusedMultiplyAdd(g1, (x1 - m) * r, Vector256.Load(acc + i + 4)), acc + i + 4);
+            }
         }
-        for (; i < n; i++) acc[i] += g[i] * ((x[i] - mean) * rstd);
+        for (; i < n; i++) acc[i] += (double)g[i] * (((double)x[i] - mean) * rstd);
+    }
+
+    /// <summary>acc[i] += src[i] in float64.</summary>
+    public static void AccumulateF64(double* acc, float* src, int n)
+    {
+        int i = 0;
+        if (Use512)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                var (s0, s1) = Vector512.Widen(Vector512.Load(src + i));
+                Vector512.Store(Vector512.Load(acc + i) + s0, acc + i);
+                Vector512.Store(Vector512.Load(acc + i + 8) + s1, acc + i + 8);
+            }
+        }
+        else
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                var (s0, s1) = Vector256.Widen(Vector256.Load(src + i));
+                Vector256.Store(Vector256.Load(acc + i) + s0, acc + i);
+                Vector256.Store(Vector256.Load(acc + i + 4) + s1, acc + i + 4);
+            }
+        }
+        for (; i < n; i++) acc[i] += src[i];
     }
 }
 
