@@ -41,9 +41,8 @@ public static unsafe class RowKernels
                 }
                 else
                 {
-                    TensorPrimitives.Subtract(x, max, y);
-                    TensorPrimitives.Exp(y, y);
-                    TensorPrimitives.Multiply(y, 1f / TensorPrimitives.Sum(y), y);
+                    float sum = Simd.ExpShiftedSum(X + (long)r * N, Y + (long)r * N, N, max);
+                    TensorPrimitives.Multiply(y, 1f / sum, y);
                 }
             }
         }

@@ -232,6 +232,29 @@ public static unsafe class Simd
         return acc;
     }
 
+    /// <summary>y[i] = exp(x[i] - shift), returning their sum: softmax's numerator and denominator in one pass.</summary>
+    public static float ExpShiftedSum(float* x, float* y, int n, float shift)
+    {
+        int i = 0;
+        float acc;
+        if (Use512)
+        {
+            var s = Vector512<float>.Zero;
+            var sh = Vector512.Create(shift);
+            for (; i <= n - 16; i += 16) { var e = Vector512.Exp(Vector512.Load(x + i) - sh); e.Store(y + i); s += e; }
+            acc = Vector512.Sum(s);
+        }
+        else
+        {
+            var s = Vector256<float>.Zero;
+            var sh = Vector256.Create(shift);
+            for (; i <= n - 8; i += 8) { var e = Vector256.Exp(Vector256.Load(x + i) - sh); e.Store(y + i); s += e; }
+            acc = Vector256.Sum(s);
+        }
+        for (; i < n; i++) { float e = MathF.Exp(x[i] - shift); y[i] = e; acc += e; }
+        return acc;
+    }
+
     /// <summary>Sum of (x[i] - mean)^2 (two-pass variance: no cancellation for large means).</summary>
     public static float SumSqCentered(float* x, int n, float mean)
     {
