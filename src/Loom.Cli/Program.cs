@@ -7,16 +7,37 @@ namespace Loom.Cli;
 /// <summary>Entry point of the `loom` command: one verb per job, errors as one clear line.</summary>
 public static class Program
 {
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args);
+
+    /// <summary>Runs the command line, optionally on a given console (tests capture the output this way).</summary>
+    public static int Run(string[] args, IAnsiConsole? console = null)
     {
+        if (console != null) AnsiConsole.Console = console;
         var app = new CommandApp();
-        app.Configure(Configure);
+        app.Configure(c =>
+        {
+            if (console != null) c.ConfigureConsole(console);
+            Configure(c);
+        });
         return app.Run(args);
     }
 
     public static void Configure(IConfigurator config)
     {
         config.SetApplicationName("loom");
+        config.Settings.StrictParsing = true;
+        config.AddCommand<GenerateCommand>("generate").WithDescription("Continue a prompt with a trained model (default: the bundled one), streaming the text.");
+        config.AddCommand<EvalCommand>("eval").WithDescription("Loss, perplexity and bits per byte of a model on a text file.");
+        config.AddBranch("train", t =>
+        {
+            t.SetDescription("Train models.");
+            t.AddCommand<TrainLmCommand>("lm").WithDescription("Pre-train a Llama-style language model on text, with checkpoints and --resume.");
+        });
+        config.AddBranch("data", d =>
+        {
+            d.SetDescription("Prepare training data.");
+            d.AddCommand<DataTokenizeCommand>("tokenize").WithDescription("Encode text into memory-mapped token shards (train.tok, val.tok).");
+        });
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
         config.AddBranch("tokenizer", t =>
         {

@@ -43,6 +43,9 @@ public sealed class KvCache : IDisposable
     /// <summary>Forgets the cached positions (the buffers are kept).</summary>
     public void Reset() => Length = 0;
 
+    /// <summary>Keeps only the first <paramref name="length"/> positions (reusing a shared prompt prefix).</summary>
+    public void Truncate(int length) => Length = Math.Clamp(length, 0, Length);
+
     public void Dispose()
     {
         Keys.Dispose();
