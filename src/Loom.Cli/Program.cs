@@ -18,6 +18,11 @@ public static class Program
     {
         config.SetApplicationName("loom");
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
+        config.AddBranch("bench", b =>
+        {
+            b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
+            b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
+        });
         config.SetExceptionHandler((ex, _) =>
         {
             var e = ex is AggregateException { InnerException: { } inner } ? inner : ex;

@@ -25,6 +25,14 @@ public static unsafe class Gemm
         : Vector256.IsHardwareAccelerated && Fma.IsSupported ? GemmKernelKind.Vector256
         : GemmKernelKind.Scalar;
 
+    /// <summary>The micro-kernel used on this machine, for benchmark and diagnostics output.</summary>
+    public static string KernelDescription => NativeKernel switch
+    {
+        GemmKernelKind.Vector512 => "Vector512 12x32",
+        GemmKernelKind.Vector256 => "AVX2/FMA 6x16",
+        _ => "scalar 4x4",
+    };
+
     /// <summary>
     /// Cache blocking per kernel. AVX2 (Zen 3 here: 32 KiB L1d, 512 KiB L2 per core): a KC x 16 B panel (16 KiB)
     /// stays in L1 next to the streaming A panels, and an MC x KC A block (~200 KiB) sits in L2. AVX-512

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Loom.Tensors.Kernels;
 
@@ -65,31 +67,78 @@ internal static unsafe class GemmPack
 
     /// <summary>
     /// Source has the panel's width across rows (A or B^T): each of the <paramref name="w"/> source rows becomes
-    /// one lane of every k step. Reads stay sequential per row; the panel is small enough to sit in L1 for the
-    /// strided writes. Missing lanes are zero.
+    /// one lane of every k step. Full panels on AVX go through 8x8 register transposes (8 loads and 8 stores per
+    /// 64 floats instead of 64 scalar moves); the rest, and the k tail, take the scalar loop. Missing lanes are zero.
     /// </summary>
     private static void PackTransposed(float* src, nint ld, int w, int kc, float* d, int width)
     {
-        int r = 0;
-        for (; r + 4 <= w; r += 4)
+        int p0 = 0;
+        if (Avx.IsSupported && w == width && kc >= 8)
         {
-            float* s0 = src + r * ld, s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
-            float* o = d + r;
-            for (int p = 0; p < kc; p++, o += width)
-            {
-                o[0] = s0[p]; o[1] = s1[p]; o[2] = s2[p]; o[3] = s3[p];
-            }
+            p0 = kc & ~7;
+            for (int g = 0; g < width; g += 8) TransposeGroup(src + g * ld, ld, Math.Min(8, width - g), p0, d + g, width);
         }
+        if (p0 == kc) return;
+        int r = 0;
         for (; r < w; r++)
         {
             float* s = src + r * ld;
-            float* o = d + r;
-            for (int p = 0; p < kc; p++, o += width) *o = s[p];
+            float* o = d + r + (nint)p0 * width;
+            for (int p = p0; p < kc; p++, o += width) *o = s[p];
         }
         for (; r < width; r++)
         {
-            float* o = d + r;
-            for (int p = 0; p < kc; p++, o += width) *o = 0f;
+            float* o = d + r + (nint)p0 * width;
+            for (int p = p0; p < kc; p++, o += width) *o = 0f;
         }
+    }
+
+    /// <summary>
+    /// Up to 8 source rows (<paramref name="rows"/> of 4, 6 or 8) times the first <paramref name="kc"/> (a multiple
+    /// of 8) columns: writes lanes [0, rows) of each k step. Absent rows are read as zeros.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeGroup(float* src, nint ld, int rows, int kc, float* d, int width)
+    {
+        var zero = Vector256<float>.Zero;
+        float* s0 = src, s1 = src + ld, s2 = src + 2 * ld, s3 = src + 3 * ld;
+        float* s4 = src + 4 * ld, s5 = src + 5 * ld, s6 = src + 6 * ld, s7 = src + 7 * ld;
+        for (int p = 0; p < kc; p += 8)
+        {
+            var r0 = Avx.LoadVector256(s0 + p); var r1 = Avx.LoadVector256(s1 + p);
+            var r2 = Avx.LoadVector256(s2 + p); var r3 = Avx.LoadVector256(s3 + p);
+            var r4 = rows > 4 ? Avx.LoadVector256(s4 + p) : zero; var r5 = rows > 5 ? Avx.LoadVector256(s5 + p) : zero;
+            var r6 = rows > 6 ? Avx.LoadVector256(s6 + p) : zero; var r7 = rows > 7 ? Avx.LoadVector256(s7 + p) : zero;
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* o = d + (nint)p * width;
+            Store(Avx.Permute2x128(u0, u4, 0x20), o, rows);
+            Store(Avx.Permute2x128(u1, u5, 0x20), o + width, rows);
+            Store(Avx.Permute2x128(u2, u6, 0x20), o + 2 * width, rows);
+            Store(Avx.Permute2x128(u3, u7, 0x20), o + 3 * width, rows);
+            Store(Avx.Permute2x128(u0, u4, 0x31), o + 4 * width, rows);
+            Store(Avx.Permute2x128(u1, u5, 0x31), o + 5 * width, rows);
+            Store(Avx.Permute2x128(u2, u6, 0x31), o + 6 * width, rows);
+            Store(Avx.Permute2x128(u3, u7, 0x31), o + 7 * width, rows);
+        }
+    }
+
+    /// <summary>Stores the first <paramref name="rows"/> (4, 6 or 8) lanes, never touching the lanes after them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> v, float* o, int rows)
+    {
+        if (rows == 8)
+        {
+            Avx.Store(o, v);
+            return;
+        }
+        Sse.Store(o, v.GetLower());
+        if (rows == 6) *(ulong*)(o + 4) = v.GetUpper().AsUInt64().ToScalar();
     }
 }
