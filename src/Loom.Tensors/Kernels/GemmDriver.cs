@@ -24,15 +24,18 @@ internal static unsafe class GemmDriver
         int kc = CeilDiv(k, CeilDiv(k, blk.KC));
         int nc = RoundUp(CeilDiv(n, CeilDiv(n, blk.NC)), nr);
         if ((long)m * n * k < ParallelThreshold) threads = 1;
-        ChooseGrid(threads, CeilDiv(m, mr), CeilDiv(Math.Min(nc, n), nr), mr, nr, out int tm, out int tn);
-        threads = tm * tn;
+        int mPanels = CeilDiv(m, mr);
+        ChooseGrid(threads, mPanels, CeilDiv(Math.Min(nc, n), nr), mr, nr, out int tm, out int tn);
 
-        int rowsPerThread = CeilDiv(CeilDiv(m, mr), tm) * mr;
-        int mcMax = Math.Min(RoundUp(blk.MC, mr), rowsPerThread);
-        long aFloats = RoundUp(mcMax * (long)kc, 16); // 64-byte aligned per-thread slices
+        // Work units: each thread's rows cut into MC blocks, times its column groups. Threads claim units
+        // dynamically, so a thread that loses its core to another process for a while does not stall the
+        // other at the barrier with half the work; the unit count is a multiple of the thread count.
+        int blocksPerThread = CeilDiv(CeilDiv(mPanels, tm) * mr, blk.MC);
+        int uM = Math.Min(mPanels, tm * blocksPerThread), uN = tn;
+        int units = uM * uN;
+        long aFloats = RoundUp(CeilDiv(mPanels, uM) * (long)mr * kc, 16);
         long bFloats = RoundUp(nc * (long)kc, 16);
-        long bytes = (bFloats + aFloats * threads) * sizeof(float);
-        byte* buf = BufferPool.Rent(bytes, out long cap);
+        byte* buf = BufferPool.Rent(bFloats * sizeof(float), out long cap);
         try
         {
             float* bPack = (float*)buf;
@@ -47,13 +50,12 @@ internal static unsafe class GemmDriver
                     ComputePool.For(nPanels, new PackBBody<TK>
                     {
                         TransB = transB, B = b, Ldb = ldb, P0 = pc, Kc = kcur, J0 = jc, Nc = ncur, Dst = bPack,
-                    }, threads);
-                    ComputePool.For(threads, new MacroBody<TK>
+                    }, threads == 1 ? 1 : 4 * threads);
+                    ComputePool.For(units, new MacroBody<TK>
                     {
                         TransA = transA, A = a, Lda = lda, BPack = bPack, C = c, Ldc = ldc, M = m, Jc = jc, Ncur = ncur,
-                        Pc = pc, Kc = kcur, Alpha = alpha, Beta = pc == 0 ? beta : 1f, Tm = tm, Tn = tn,
-                        McMax = mcMax, APack = (float*)buf + bFloats, AStride = aFloats,
-                    }, threads);
+                        Pc = pc, Kc = kcur, Alpha = alpha, Beta = pc == 0 ? beta : 1f, UM = uM, UN = uN, AFloats = aFloats,
+                    }, threads == 1 ? 1 : units);
                 }
             }
         }
@@ -105,10 +107,10 @@ internal static unsafe class GemmDriver
     private struct MacroBody<TK> : IRangeBody where TK : struct, IGemmMicroKernel
     {
         public bool TransA;
-        public float* A, BPack, C, APack;
+        public float* A, BPack, C;
         public nint Lda, Ldc;
-        public long AStride;
-        public int M, Jc, Ncur, Pc, Kc, Tm, Tn, McMax;
+        public long AFloats;
+        public int M, Jc, Ncur, Pc, Kc, UM, UN;
         public float Alpha, Beta;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -118,20 +120,18 @@ internal static unsafe class GemmDriver
             // Edge tiles are computed in full into this scratch tile and then merged, so kernels never mask.
             float* tmp = stackalloc float[TK.MR * TK.NR];
             int mPanels = CeilDiv(M, mr), nPanels = CeilDiv(Ncur, nr);
-            for (int t = start; t < end; t++)
+            // The packed A block is private to the thread running these units (pooled, so no allocation).
+            float* aPack = (float*)BufferPool.Rent(AFloats * sizeof(float), out long cap);
+            try
             {
-                int ti = t / Tn, tj = t % Tn;
-                int pr0 = (int)((long)mPanels * ti / Tm), pr1 = (int)((long)mPanels * (ti + 1) / Tm);
-                int q0 = (int)((long)nPanels * tj / Tn), q1 = (int)((long)nPanels * (tj + 1) / Tn);
-                if (pr0 >= pr1 || q0 >= q1) continue;
-                float* aPack = APack + t * AStride;
-                // Equal MC blocks within this thread's rows, each at most McMax rows.
-                int rowsPanels = pr1 - pr0;
-                int blockPanels = CeilDiv(rowsPanels, CeilDiv(rowsPanels * mr, McMax));
-                for (int ib = pr0; ib < pr1; ib += blockPanels)
+                for (int u = start; u < end; u++)
                 {
-                    int i0 = ib * mr;
-                    int mcur = Math.Min(M, Math.Min(pr1, ib + blockPanels) * mr) - i0;
+                    int um = u / UN, un = u % UN;
+                    int pr0 = (int)((long)mPanels * um / UM), pr1 = (int)((long)mPanels * (um + 1) / UM);
+                    int q0 = (int)((long)nPanels * un / UN), q1 = (int)((long)nPanels * (un + 1) / UN);
+                    if (pr0 >= pr1 || q0 >= q1) continue;
+                    int i0 = pr0 * mr;
+                    int mcur = Math.Min(M, pr1 * mr) - i0;
                     GemmPack.PackA<TK>(TransA, A, Lda, i0, mcur, Pc, Kc, aPack);
                     for (int q = q0; q < q1; q++)
                     {
@@ -156,6 +156,10 @@ internal static unsafe class GemmDriver
                         }
                     }
                 }
+            }
+            finally
+            {
+                BufferPool.Return((byte*)aPack, cap);
             }
         }
     }
