@@ -79,12 +79,14 @@ public static unsafe class GemmBenchmark
         Runner? blas = peer is null ? null
             : new Runner(() => peer.Sgemm(false, false, s.M, s.N, s.K, 1f, mats.A, s.K, mats.B, s.N, 0f, mats.C2, s.N));
 
-        // Warm-up: JIT tiering, page faults, OpenBLAS thread start-up. Its duration sizes the repetitions.
-        double warm = loom.Time();
+        // Warm-up: JIT tiering (tier-1 code arrives after ~30 calls), page faults of pooled buffers, OpenBLAS
+        // thread start-up. The last warm-up call sizes the repetitions.
+        double warm = WarmUp(loom, quick);
         if (blas != null)
         {
-            warm = Math.Max(warm, blas.Time());
+            warm = Math.Max(warm, WarmUp(blas, quick));
             CheckAgreement(mats, s);
+            Thread.Sleep(150);
         }
         double budget = quick ? 0.15 : 0.8; // seconds of measurement per library and round
         int perRound = Math.Clamp((int)(budget / Math.Max(warm, 1e-6)), 1, quick ? 5 : 20);
@@ -95,11 +97,22 @@ public static unsafe class GemmBenchmark
             if (blas != null)
             {
                 blas.Repeat(Math.Max(perRound, quick ? 2 : 1));
-                // OpenBLAS workers spin for a while after a call; let them park before timing Loom again.
-                Thread.Sleep(30);
+                // OpenBLAS workers spin (about 2^28 cycles) after a call; let them park before timing Loom again.
+                Thread.Sleep(150);
             }
         }
         return new GemmBenchResult(s, threads, s.Flops / loom.Median / 1e9, blas is null ? null : s.Flops / blas.Median / 1e9);
+    }
+
+    private static double WarmUp(Runner r, bool quick)
+    {
+        double budget = quick ? 0.1 : 0.3, total = 0, last = 0;
+        for (int i = 0; i < 40 && (i < 2 || total < budget); i++)
+        {
+            last = r.Time();
+            total += last;
+        }
+        return last;
     }
 
     /// <summary>Sanity check that both libraries computed the same product (a wrong fast kernel is no result).</summary>

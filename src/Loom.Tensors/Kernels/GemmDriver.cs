@@ -7,14 +7,15 @@ internal readonly record struct GemmBlocking(int KC, int MC, int NC);
 
 /// <summary>
 /// GotoBLAS/BLIS-style blocked SGEMM driver, specialised per micro-kernel. Loop order: NC columns of B, then KC
-/// steps of K (pack a KC x NC block of B, shared by all threads, sized for L3), then per thread MC rows of A
-/// (packed per thread, sized for that core's L2), then NR-wide B panels (one stays in L1) and MR-row A panels.
+/// steps of K (pack a KC x NC block of B, shared by all threads, sized for L3), then units of MC rows of A
+/// (packed by the thread that claims the unit, sized for that core's L2), then NR-wide B panels (one stays in L1) and MR-row A panels.
 /// </summary>
 internal static unsafe class GemmDriver
 {
     /// <summary>Below this many multiply-adds a second thread costs more (dispatch, cache misses) than it saves.</summary>
     internal const long ParallelThreshold = 48L * 48 * 48;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TK>(bool transA, bool transB, int m, int n, int k, float alpha, float* a, nint lda,
         float* b, nint ldb, float beta, float* c, nint ldc, GemmBlocking blk, int threads)
         where TK : struct, IGemmMicroKernel
@@ -101,6 +102,7 @@ internal static unsafe class GemmDriver
         public nint Ldb;
         public int P0, Kc, J0, Nc;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int start, int end) => GemmPack.PackB<TK>(TransB, B, Ldb, P0, Kc, J0, Nc, start, end, Dst);
     }
 

@@ -71,6 +71,7 @@ internal static unsafe class Gemv
         public nint Ldm, Incy;
         public float Beta;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int start, int end)
         {
             int j0 = start * 16, j1 = Math.Min(N, end * 16);
@@ -127,6 +128,7 @@ internal static unsafe class Gemv
         public nint Ldm, Incy;
         public float Alpha, Beta;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int start, int end)
         {
             int j = start;
