@@ -30,13 +30,34 @@ internal static unsafe class GemmPack
         where TK : struct, IGemmMicroKernel
     {
         int nrFull = TK.NR;
+        if (!transB)
+        {
+            // Rows of B are long and far apart (ldb floats): walk groups of 8 panels row by row, so each row is
+            // read as one 8 x NR run instead of touching kc distant rows for every single panel.
+            for (int g = q0; g < q1; g += 8)
+            {
+                int gEnd = Math.Min(q1, g + 8);
+                int full = gEnd;
+                while (full > g && (full - 1) * nrFull + nrFull > nc) full--; // panels with all NR columns
+                float* src = b + (nint)p0 * ldb + j0;
+                for (int p = 0; p < kc; p++, src += ldb)
+                {
+                    for (int q = g; q < full; q++)
+                        Unsafe.CopyBlockUnaligned(dst + ((nint)q * kc + p) * nrFull, src + q * nrFull, (uint)(TK.NR * sizeof(float)));
+                }
+                for (int q = full; q < gEnd; q++)
+                {
+                    int jj = q * nrFull;
+                    PackStrips<TK>(b + (nint)p0 * ldb + j0 + jj, ldb, nc - jj, kc, dst + (nint)q * nrFull * kc, TK.NR);
+                }
+            }
+            return;
+        }
         for (int q = q0; q < q1; q++)
         {
             int jj = q * nrFull;
             int nr = Math.Min(nrFull, nc - jj);
-            float* d = dst + (nint)q * nrFull * kc;
-            if (transB) PackTransposed(b + (nint)(j0 + jj) * ldb + p0, ldb, nr, kc, d, TK.NR);
-            else PackStrips<TK>(b + (nint)p0 * ldb + j0 + jj, ldb, nr, kc, d, TK.NR);
+            PackTransposed(b + (nint)(j0 + jj) * ldb + p0, ldb, nr, kc, dst + (nint)q * nrFull * kc, TK.NR);
         }
     }
 
