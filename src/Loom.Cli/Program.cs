@@ -46,6 +46,11 @@ public static class Program
             t.AddCommand<TokenizerEncodeCommand>("encode").WithDescription("Encode text or a file with a tokenizer.json and print the ids.");
             t.AddCommand<TokenizerBenchCommand>("bench").WithDescription("Measure encode MB/s (and optionally training time) on a text file.");
         });
+        config.AddBranch("bench", b =>
+        {
+            b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
+            b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
+        });
         config.SetExceptionHandler((ex, _) =>
         {
             var e = ex is AggregateException { InnerException: { } inner } ? inner : ex;
