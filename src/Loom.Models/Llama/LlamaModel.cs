@@ -21,6 +21,24 @@ public sealed class LlamaModel : Module
         Config = config;
         _model = RegisterModule("model", new Backbone(config, rng));
         if (!config.TieEmbeddings) _lmHead = RegisterModule("lm_head", new Linear(config.Dim, config.VocabSize, false, rng));
+        InitWeights(rng);
+    }
+
+    /// <summary>
+    /// GPT-2 / Llama initialisation: every matrix N(0, 0.02), the projections that write into the residual
+    /// stream (o_proj, down_proj) scaled by 1/sqrt(2 * layers) so the residual's variance does not grow with
+    /// depth, norms at 1. PyTorch's layer defaults (N(0, 1) embeddings) would start a tied model at a huge loss.
+    /// </summary>
+    private void InitWeights(Rng rng)
+    {
+        const float Std = 0.02f;
+        float residualStd = Std / MathF.Sqrt(2f * Config.Layers);
+        foreach (var (name, p) in NamedParameters())
+        {
+            if (p.Rank == 1) Init.Constant(p, 1f);
+            else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) Init.Normal(p, rng, 0f, residualStd);
+            else Init.Normal(p, rng, 0f, Std);
+        }
     }
 
     /// <summary>

@@ -66,7 +66,7 @@ public sealed class LmTrainer
         }
         else if (File.Exists(metricsPath)) File.Delete(metricsPath);
         using var log = new MetricsLog(metricsPath, append: resume);
-        var schedule = new LrSchedule(o.Lr, o.Warmup, o.Steps, o.MinLr);
+        var schedule = new LrSchedule(o.Lr, Math.Min(o.Warmup, o.Steps), o.Steps, o.MinLr);
         var inputs = new int[o.Batch * o.Context];
         var targets = new int[o.Batch * o.Context];
         var sw = Stopwatch.StartNew();
