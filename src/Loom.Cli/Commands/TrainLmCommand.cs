@@ -100,15 +100,34 @@ public sealed class TrainLmCommand : Command<TrainLmCommand.Settings>
         {
             var trainer = new LmTrainer(s.Out, cfg, tok, train, val);
             LmProgress? last = null;
-            trainer.Run(s.Resume, p =>
+            static string Line(LmProgress p) =>
+                $"step {p.Step}/{p.Steps} loss {p.Loss:F4}{(p.ValLoss is double v ? $" val {v:F4}" : "")} lr {p.Lr:E2} {p.TokensPerSecond:N0} tok/s eta {p.Eta:hh\\:mm\\:ss}";
+            if (AnsiConsole.Profile.Capabilities.Interactive)
             {
-                last = p;
-                if (p.ValLoss is double v || p.Step % 10 == 0 || p.Step == p.Steps)
+                // A live bar on a terminal; validation results stay on screen above it.
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask("training", maxValue: cfg.Training.Steps);
+                        trainer.Run(s.Resume, p =>
+                        {
+                            last = p;
+                            task.Value = p.Step;
+                            task.Description = Markup.Escape($"loss {p.Loss:F3}  {p.TokensPerSecond:N0} tok/s");
+                            if (p.ValLoss != null) AnsiConsole.MarkupLine(Markup.Escape(Line(p)));
+                        }, cts.Token);
+                    });
+            }
+            else
+            {
+                // Logs and pipes get one plain line every 10 steps and at each validation.
+                trainer.Run(s.Resume, p =>
                 {
-                    string vs = p.ValLoss is double vl ? $" val {vl:F4}" : "";
-                    AnsiConsole.MarkupLineInterpolated($"step {p.Step}/{p.Steps} loss {p.Loss:F4}{vs} lr {p.Lr:E2} {p.TokensPerSecond:N0} tok/s elapsed {p.Elapsed:hh\\:mm\\:ss} eta {p.Eta:hh\\:mm\\:ss}");
-                }
-            }, cts.Token);
+                    last = p;
+                    if (p.ValLoss != null || p.Step % 10 == 0 || p.Step == p.Steps) AnsiConsole.WriteLine(Line(p));
+                }, cts.Token);
+            }
             if (last != null && last.Step == last.Steps) AnsiConsole.MarkupLineInterpolated($"[green]done[/]: model in {s.Out} (loss curve: {Path.Combine(s.Out, "loss.svg")})");
             else AnsiConsole.MarkupLineInterpolated($"stopped at step {last?.Step ?? 0}; continue with --resume");
         }
