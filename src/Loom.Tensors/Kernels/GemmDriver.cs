@@ -63,6 +63,9 @@ internal static unsafe class GemmDriver
         public nint Lda, Ldb, Ldc;
     }
 
+    /// <summary>B panels packed per step on the first row block (8 x KC x 16 floats = 128 KiB: fits L2).</summary>
+    private const int PackGroup = 8;
+
     private struct ColumnBlocksBody<TK> : IRangeBody where TK : struct, IGemmMicroKernel
     {
         public Problem P;
@@ -88,12 +91,24 @@ internal static unsafe class GemmDriver
                     {
                         int kcur = Math.Min(P.Kc, P.K - pc);
                         float beta = pc == 0 ? P.Beta : 1f;
-                        GemmPack.PackB<TK>(P.TransB, P.B, P.Ldb, pc, kcur, jc, ncur, 0, nPanels, bPack);
                         for (int i0 = 0; i0 < P.M; i0 += McRows)
                         {
                             int mcur = Math.Min(McRows, P.M - i0);
+                            float* cBlock = P.C + (nint)i0 * P.Ldc + jc;
                             GemmPack.PackA<TK>(P.TransA, P.A, P.Lda, i0, mcur, pc, kcur, aPack);
-                            Block<TK>(aPack, mcur, bPack, 0, nPanels, ncur, kcur, P.C + (nint)i0 * P.Ldc + jc, P.Ldc, P.Alpha, beta, tmp);
+                            if (i0 > 0)
+                            {
+                                Block<TK>(aPack, mcur, bPack, 0, nPanels, ncur, kcur, cBlock, P.Ldc, P.Alpha, beta, tmp);
+                                continue;
+                            }
+                            // First row block: pack B a few panels at a time right before using them, so reading B
+                            // from memory interleaves with arithmetic and the fresh panels are still in L1/L2.
+                            for (int q = 0; q < nPanels; q += PackGroup)
+                            {
+                                int q1 = Math.Min(nPanels, q + PackGroup);
+                                GemmPack.PackB<TK>(P.TransB, P.B, P.Ldb, pc, kcur, jc, ncur, q, q1, bPack);
+                                Block<TK>(aPack, mcur, bPack, q, q1, ncur, kcur, cBlock, P.Ldc, P.Alpha, beta, tmp);
+                            }
                         }
                     }
                 }
