@@ -89,6 +89,9 @@ public unsafe class GemmTests
         }
         yield return (300, 129, 127);
         yield return (17, 300, 300);
+        // Wide enough (N >= 2 x 384) that two threads split column blocks instead of rows.
+        yield return (13, 800, 40);
+        yield return (33, 1100, 47);
     }
 
     private static void RunAll(GemmKernelKind kind, int threads, int seed, int maxMnk = int.MaxValue)
