@@ -125,7 +125,7 @@ public sealed class TrainLmCommand : Command<TrainLmCommand.Settings>
                 trainer.Run(s.Resume, p =>
                 {
                     last = p;
-                    if (p.ValLoss != null || p.Step % 10 == 0 || p.Step == p.Steps) AnsiConsole.WriteLine(Line(p));
+                    if (p.ValLoss != null || p.Step % 10 == 0 || p.Step == p.Steps) Console.Out.WriteLine(Line(p));
                 }, cts.Token);
             }
             if (last != null && last.Step == last.Steps) AnsiConsole.MarkupLineInterpolated($"[green]done[/]: model in {s.Out} (loss curve: {Path.Combine(s.Out, "loss.svg")})");

@@ -69,6 +69,7 @@ public sealed class LmTrainer
         var schedule = new LrSchedule(o.Lr, Math.Min(o.Warmup, o.Steps), o.Steps, o.MinLr);
         var inputs = new int[o.Batch * o.Context];
         var targets = new int[o.Batch * o.Context];
+        int startStep = step;
         var sw = Stopwatch.StartNew();
         long tokensSinceStart = 0;
         double? lastVal = null;
@@ -98,7 +99,7 @@ public sealed class LmTrainer
             bool evalNow = step % o.EvalEvery == 0 || step == o.Steps;
             if (evalNow) lastVal = Evaluate(model, _val, o.Batch, o.Context, o.EvalBatches, o.Seed + 2);
             double tps = tokensSinceStart / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
-            var eta = TimeSpan.FromSeconds((o.Steps - step) * (sw.Elapsed.TotalSeconds / Math.Max(1, step - (int)(resume ? ckpt.Step : 0))));
+            var eta = TimeSpan.FromSeconds((o.Steps - step) * (sw.Elapsed.TotalSeconds / Math.Max(1, step - startStep)));
             var rec = new Dictionary<string, object>
             {
                 ["step"] = step, ["loss"] = Math.Round(loss1, 5), ["lr"] = lr, ["grad_norm"] = Math.Round(norm, 4),
