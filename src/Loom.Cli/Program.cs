@@ -13,6 +13,7 @@ public static class Program
     public static int Run(string[] args, IAnsiConsole? console = null)
     {
         if (console != null) AnsiConsole.Console = console;
+        else if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 1000;   // logs: don't wrap lines at 80 columns
         var app = new CommandApp();
         app.Configure(c =>
         {

@@ -7,16 +7,9 @@ namespace Loom.Text.Tests;
 /// <summary>Locates committed fixtures and builds deterministic training text.</summary>
 internal static class TestData
 {
-    public static string RepoRoot { get; } = FindRoot();
+    public static string RepoRoot => Loom.Testing.Fixtures.RepoRoot;
 
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "Loom.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root (Loom.sln) above " + AppContext.BaseDirectory);
-    }
-
-    public static string Fixture(string name) => Path.Combine(RepoRoot, "tests", "fixtures", name);
+    public static string Fixture(string name) => Loom.Testing.Fixtures.PathOf(name);
 
     public static string Tokenizer(string name) => Path.Combine(RepoRoot, "data", "tokenizers", name);
 
