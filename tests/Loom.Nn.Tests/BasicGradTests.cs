@@ -30,6 +30,10 @@ public class BasicGradTests
         // Batched with a shared 2-D right operand (the Linear layer case).
         GradCheck.Check(x => F.MatMul(x[0], x[1], false, true), [R(3, 2, 3, 5), R(4, 4, 5)]);
         GradCheck.Check(x => F.MatMul(x[0], x[1]), [R(5, 2, 3, 5), R(6, 2, 5, 4)]);
+        // Batched, transposed left operand with a shared 2-D right operand (plain and transposed).
+        GradCheck.Check(x => F.MatMul(x[0], x[1], true, false), [R(7, 2, 5, 3), R(8, 5, 4)]);
+        GradCheck.Check(x => F.MatMul(x[0], x[1], true, true), [R(9, 2, 5, 3), R(10, 4, 5)]);
+        GradCheck.Check(x => F.MatMul(x[0], x[1], true, true), [R(11, 2, 5, 3), R(12, 2, 4, 5)]);
     }
 
     [Fact]

@@ -110,26 +110,32 @@ public static partial class F
     {
         public override void Backward(Tensor output, Tensor g)
         {
-            // y = op(a) op(b). dL/d op(a) = g op(b)^T, dL/d op(b) = op(a)^T g.
+            // y = op(a) op(b). dL/d op(a) = g op(b)^T, dL/d op(b) = op(a)^T g; a transposed operand's
+            // gradient is the transpose of its op's gradient.
             if (a.RequiresGrad)
             {
-                var ga = transA ? Ops.MatMul(b, g, transB, true) : Ops.MatMul(g, b, false, !transB);
-                Autograd.Accumulate(a, ga, owned: true);
+                var dOpA = Ops.MatMul(g, b, false, !transB);                     // (..., M, K)
+                Autograd.Accumulate(a, transA ? TransposeLast(dOpA) : dOpA, owned: true);
             }
             if (b.RequiresGrad)
             {
-                Tensor gb;
-                if (b.Rank == 2 && a.Rank > 2)
+                Tensor dOpB;                                                      // (K, N) or (..., K, N)
+                if (b.Rank == 2 && a.Rank > 2 && !transA)
                 {
-                    // b was shared by every batch: fold the batch into the rows.
+                    // b was shared by every batch: fold the batch into the rows, one GEMM.
                     using var a2 = a.Reshape(-1, a.Shape[^1]);
                     using var g2 = g.Reshape(-1, g.Shape[^1]);
-                    if (transA) throw new NotSupportedException("MatMul backward with transA and a shared 2-D b");
-                    gb = transB ? Ops.MatMul(g2, a2, true, false) : Ops.MatMul(a2, g2, true, false);
+                    dOpB = Ops.MatMul(a2, g2, true, false);
                 }
-                else gb = transB ? Ops.MatMul(g, a, true, transA) : Ops.MatMul(a, g, !transA, false);
-                Autograd.Accumulate(b, gb, owned: true);
+                else dOpB = Ops.MatMul(a, g, !transA, false);                    // summed to b's shape by Accumulate
+                Autograd.Accumulate(b, transB ? TransposeLast(dOpB) : dOpB, owned: true);
             }
+        }
+
+        private static Tensor TransposeLast(Tensor t)
+        {
+            using (t)
+            using (var v = t.Transpose(-1, -2)) return v.Contiguous();
         }
     }
 
