@@ -6,7 +6,14 @@ namespace Loom.Bench;
 
 /// <summary>PyTorch's side of a training benchmark at one thread count (null fields: not reported).</summary>
 public sealed record TorchTrainResult(int Threads, double TokensPerSecond, double? MeanTokensPerSecond, double FirstLoss, double LastLoss,
-    double? ValLoss, string? TorchVersion, long? Parameters);
+    double? ValLoss, string? TorchVersion, long? Parameters)
+{
+    /// <summary>Median milliseconds per timed step in each phase (same phases as Loom's).</summary>
+    public TrainPhaseProfile? Phases { get; init; }
+
+    /// <summary>With --profile: the autograd profiler's top ops, self milliseconds and calls per step.</summary>
+    public IReadOnlyList<(string Op, double SelfMs, long Count)>? Ops { get; init; }
+}
 
 /// <summary>
 /// Runs tools/bench/train_torch.py (embedded in this assembly) with Debian's PyTorch, one process per thread
@@ -71,6 +78,7 @@ public static class TorchTrainBaseline
                 psi.ArgumentList.Add(a);
             if (o.Schedule) psi.ArgumentList.Add("--schedule");
             if (o.Eval) psi.ArgumentList.Add("--eval");
+            if (o.Profile) psi.ArgumentList.Add("--profile");
             foreach (var (k, v) in Environment(threads))
             {
                 if (v is null) psi.Environment.Remove(k);
@@ -107,8 +115,18 @@ public static class TorchTrainBaseline
         using var doc = JsonDocument.Parse(line);
         var r = doc.RootElement;
         double? Opt(string name) => r.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.Number ? e.GetDouble() : null;
+        TrainPhaseProfile? phases = null;
+        if (r.TryGetProperty("phases", out var ph) && ph.ValueKind == JsonValueKind.Object)
+            phases = new TrainPhaseProfile(ph.GetProperty("data_ms").GetDouble(), ph.GetProperty("forward_ms").GetDouble(), ph.GetProperty("backward_ms").GetDouble(),
+                ph.GetProperty("clip_ms").GetDouble(), ph.GetProperty("optimizer_ms").GetDouble());
+        List<(string, double, long)>? ops = null;
+        if (r.TryGetProperty("ops", out var os) && os.ValueKind == JsonValueKind.Array)
+            ops = os.EnumerateArray().Select(e => (e.GetProperty("op").GetString() ?? "?", e.GetProperty("self_ms").GetDouble(), e.GetProperty("count").GetInt64())).ToList();
         return new TorchTrainResult(r.GetProperty("threads").GetInt32(), r.GetProperty("tokens_per_s").GetDouble(), Opt("mean_tokens_per_s"),
             r.GetProperty("first_loss").GetDouble(), r.GetProperty("last_loss").GetDouble(), Opt("val_loss"),
-            r.TryGetProperty("torch_version", out var v) ? v.GetString() : null, (long?)Opt("params"));
+            r.TryGetProperty("torch_version", out var v) ? v.GetString() : null, (long?)Opt("params"))
+        {
+            Phases = phases, Ops = ops,
+        };
     }
 }

@@ -116,7 +116,11 @@ public sealed record TrainPhaseProfile(double DataMs, double ForwardMs, double B
 
 /// <summary>Loom's side of a training benchmark: throughput (median over timed steps) and the losses seen.</summary>
 public sealed record TrainBenchResult(string Preset, int Threads, long Parameters, int Vocab, double TokensPerSecond,
-    double MeanTokensPerSecond, double FirstLoss, double LastLoss, double? ValLoss, TrainPhaseProfile? Profile);
+    double MeanTokensPerSecond, double FirstLoss, double LastLoss, double? ValLoss, TrainPhaseProfile? Profile)
+{
+    /// <summary>With profiling: forward/backward milliseconds per timed step of each kind of op, largest first.</summary>
+    public IReadOnlyList<OpTiming>? Ops { get; init; }
+}
 
 /// <summary>
 /// Trains Loom's Llama-style model on a character corpus with the same loop as LmTrainer (sample, forward,
@@ -146,7 +150,7 @@ public static class TrainBenchmark
             var rates = new List<double>();
             var phases = new List<double[]>();
             double timedSeconds = 0, firstLoss = double.NaN, lastLoss = double.NaN;
-            var phase = new double[5];
+            var ops = o.Profile ? new OpProfile() : null;
             model.Train();
             for (int step = 0; step < o.TotalSteps; step++)
             {
@@ -156,6 +160,11 @@ public static class TrainBenchmark
                 sampler.Next(inputs, targets);
                 long t1 = Stopwatch.GetTimestamp(), t2, t3;
                 double loss;
+                if (ops != null && step >= o.Warmup)
+                {
+                    Autograd.Profile = ops;
+                    ops.Mark();
+                }
                 using (var scope = new TensorScope())
                 {
                     var l = model.Loss(inputs, targets, p.Batch, p.Context);
@@ -164,6 +173,7 @@ public static class TrainBenchmark
                     Autograd.Backward(l);
                     t3 = Stopwatch.GetTimestamp();
                 }
+                Autograd.Profile = null;
                 Loom.Nn.GradClip.ClipGradNorm(parameters, o.GradClip);
                 long t4 = Stopwatch.GetTimestamp();
                 opt.Step();
@@ -188,10 +198,14 @@ public static class TrainBenchmark
                 : new TrainPhaseProfile(Median(phases.Select(x => x[0])), Median(phases.Select(x => x[1])), Median(phases.Select(x => x[2])),
                     Median(phases.Select(x => x[3])), Median(phases.Select(x => x[4])));
             return new TrainBenchResult(p.Name, o.Threads, model.ParameterCount(), corpus.Vocab.Length, Median(rates),
-                p.TokensPerStep * rates.Count / timedSeconds, firstLoss, lastLoss, val, profile);
+                p.TokensPerStep * rates.Count / timedSeconds, firstLoss, lastLoss, val, profile)
+            {
+                Ops = ops?.Timings.Select(t => t with { ForwardMs = t.ForwardMs / o.Steps, BackwardMs = t.BackwardMs / o.Steps, Count = t.Count / o.Steps }).ToList(),
+            };
         }
         finally
         {
+            Autograd.Profile = null;
             ComputePool.SetThreads(saved);
         }
     }

@@ -166,8 +166,9 @@ def run(train, val, vocab, threads, a):
     opt = make_optimizer(model, a)
     gen = torch.Generator().manual_seed(a.seed + 1)
     total_steps = a.warmup + a.steps
-    times, losses = [], []
-    for step in range(total_steps):
+    times, losses, phases = [], [], []
+
+    def step_once(step):
         lr = lr_at(step, a.lr, min(a.lr_warmup, total_steps), total_steps, a.min_lr) if a.schedule else a.lr
         for g in opt.param_groups:
             g["lr"] = lr
@@ -175,18 +176,27 @@ def run(train, val, vocab, threads, a):
         ix = torch.randint(len(train) - a.context, (a.batch,), generator=gen)
         x = torch.stack([train[i:i + a.context] for i in ix.tolist()])
         y = torch.stack([train[i + 1:i + 1 + a.context] for i in ix.tolist()])
+        t1 = time.perf_counter()
         loss = model(x, y)
+        lv = loss.item()
+        t2 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        t3 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
+        t4 = time.perf_counter()
         opt.step()
-        lv = loss.item()
-        dt = time.perf_counter() - t0
+        t5 = time.perf_counter()
+        if not math.isfinite(lv):
+            raise SystemExit(f"loss became {lv} at step {step + 1}")
+        return lv, t5 - t0, [1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3), 1e3 * (t5 - t4)]
+
+    for step in range(total_steps):
+        lv, dt, ph = step_once(step)
         losses.append(lv)
         if step >= a.warmup:
             times.append(dt)
-        if not math.isfinite(lv):
-            raise SystemExit(f"loss became {lv} at step {step + 1}")
+            phases.append(ph)
     tokens = a.batch * a.context
     result = {
         "threads": threads,
@@ -195,8 +205,18 @@ def run(train, val, vocab, threads, a):
         "first_loss": losses[0],
         "last_loss": losses[-1],
     }
+    if phases:
+        names = ["data_ms", "forward_ms", "backward_ms", "clip_ms", "optimizer_ms"]
+        result["phases"] = {n: statistics.median(p[i] for p in phases) for i, n in enumerate(names)}
     if a.eval:
         result["val_loss"] = evaluate(model, val, a.context)
+    if a.profile:
+        n = 3
+        with torch.autograd.profiler.profile() as prof:
+            for i in range(n):
+                step_once(total_steps + i)
+        ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:20]
+        result["ops"] = [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3 / n, "count": e.count // n} for e in ops]
     return result
 
 
@@ -222,6 +242,7 @@ def main():
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--grad-clip", type=float, default=1.0)
     p.add_argument("--eval", action="store_true", help="also report the validation loss (nats/char) after training")
+    p.add_argument("--profile", action="store_true", help="after the timed steps, 3 steps under the autograd profiler: top ops")
     a = p.parse_args()
     train, val, vocab = load_chars(a.data)
     r = run(train, val, vocab, a.threads, a)

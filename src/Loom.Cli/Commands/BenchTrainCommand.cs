@@ -161,10 +161,29 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"validation loss (last 10%): [bold]{v:F4}[/] nats/char = {v / Math.Log(2):F3} bits/char");
         if (loom.Profile is { } pr)
         {
-            var pt = new Table().Title("Loom step phases, median ms").AddColumns("data", "forward", "backward", "clip", "optimizer", "sum");
-            string Cell(double ms) => $"{ms:F1} ({100 * ms / pr.TotalMs:F0}%)";
-            pt.AddRow(Cell(pr.DataMs), Cell(pr.ForwardMs), Cell(pr.BackwardMs), Cell(pr.ClipMs), Cell(pr.OptimizerMs), $"{pr.TotalMs:F1}");
+            var pt = new Table().Title("Step phases, median ms per timed step").AddColumns("engine", "data", "forward", "backward", "clip", "optimizer", "sum");
+            void Row(string engine, TrainPhaseProfile x)
+            {
+                string Cell(double ms) => $"{ms:F1} ({100 * ms / x.TotalMs:F0}%)";
+                pt.AddRow(engine, Cell(x.DataMs), Cell(x.ForwardMs), Cell(x.BackwardMs), Cell(x.ClipMs), Cell(x.OptimizerMs), $"{x.TotalMs:F1}");
+            }
+            Row($"Loom ({threads})", pr);
+            foreach (var r in torchRuns)
+                if (r.Phases is { } tp) Row($"PyTorch ({r.Threads})", tp);
             AnsiConsole.Write(pt);
+        }
+        if (loom.Ops is { Count: > 0 } ops)
+        {
+            var ot = new Table().Title("Loom ops per step (forward = time since the previous op), ms").AddColumns("op", "count", "forward", "backward", "total");
+            foreach (var op in ops.Take(15))
+                ot.AddRow(op.Op, op.Count.ToString(), op.ForwardMs.ToString("F2"), op.BackwardMs.ToString("F2"), op.TotalMs.ToString("F2"));
+            AnsiConsole.Write(ot);
+        }
+        if (torch?.Ops is { Count: > 0 } tops)
+        {
+            var tt = new Table().Title($"PyTorch ops per step ({torch.Threads} thread(s), autograd profiler, self time), ms").AddColumns("op", "count", "self");
+            foreach (var (op, ms, count) in tops.Take(15)) tt.AddRow(op, count.ToString(), ms.ToString("F2"));
+            AnsiConsole.Write(tt);
         }
         return 0;
     }
