@@ -24,7 +24,7 @@ public sealed record TrainPreset(string Name, int Layers, int Heads, int Dim, in
     public static readonly TrainPreset[] All =
     [
         new("nanogpt-cpu", Layers: 4, Heads: 4, Dim: 128, Context: 64, Batch: 12, DefaultWarmup: 5, DefaultSteps: 40),
-        new("nanogpt-small", Layers: 6, Heads: 6, Dim: 384, Context: 256, Batch: 16, DefaultWarmup: 2, DefaultSteps: 8),
+        new("nanogpt-small", Layers: 6, Heads: 6, Dim: 384, Context: 256, Batch: 16, DefaultWarmup: 1, DefaultSteps: 5),
     ];
 
     public static TrainPreset? Find(string name) => All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
