@@ -11,6 +11,10 @@ public static class Autograd
 {
     [ThreadStatic] private static List<Tensor>? _tape;
     [ThreadStatic] private static int _noGradDepth;
+    [ThreadStatic] private static OpProfile? _profile;
+
+    /// <summary>When set, this thread's recorded ops are timed into it (benchmarks); null normally.</summary>
+    public static OpProfile? Profile { get => _profile; set => _profile = value; }
 
     /// <summary>Whether operations are being recorded on this thread.</summary>
     public static bool IsEnabled => _noGradDepth == 0;
@@ -48,6 +52,7 @@ public static class Autograd
         output.GradFn = fn;
         output.RequiresGrad = true;
         (_tape ??= new List<Tensor>()).Add(output);
+        _profile?.Forward(fn);
         return output;
     }
 
@@ -69,7 +74,13 @@ public static class Autograd
                 var t = tape[i];
                 var fn = t.GradFn;
                 if (fn == null || t.Grad == null) continue;
-                fn.Backward(t, t.Grad);
+                if (_profile is { } profile)
+                {
+                    long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                    fn.Backward(t, t.Grad);
+                    profile.Backward(fn, start);
+                }
+                else fn.Backward(t, t.Grad);
             }
             // Release the graph: intermediate gradients and the tape's references.
             foreach (var t in tape)
