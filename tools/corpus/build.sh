@@ -24,7 +24,7 @@ export LC_ALL=C.UTF-8 TZ=UTC
 
 TMP="$(mktemp -d /tmp/loom-corpus.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
-mkdir -p "$TMP/npm" "$TMP/deb" "$TMP/root" "$TMP/out" "$OUT"
+mkdir -p "$TMP/npm" "$TMP/deb" "$TMP/pkgtree" "$TMP/out" "$OUT"
 
 echo "== npm pack ${NPM_PKGS[*]}"
 (cd "$TMP/npm" && npm pack --silent --pack-destination "$TMP/npm" "${NPM_PKGS[@]}" >/dev/null)
@@ -46,28 +46,28 @@ if ! apt_download 2>/dev/null; then
     apt-get update -qq
     apt_download || { echo "pinned Debian versions unavailable: update DEB_PKGS in $0" >&2; exit 1; }
 fi
-for deb in "$TMP"/deb/*.deb; do dpkg-deb -x "$deb" "$TMP/root"; done
+for deb in "$TMP"/deb/*.deb; do dpkg-deb -x "$deb" "$TMP/pkgtree"; done
 
 echo "== decode the King James text with the packaged 'bible' program"
-BIBLE="$TMP/root/usr/bin/bible"
-if ! HOME="$TMP" "$BIBLE" -l 100000 -p "$TMP/root/usr/lib" Gen1:1-Rev22:21 >"$TMP/kjv.txt" 2>"$TMP/kjv.err"; then
+BIBLE="$TMP/pkgtree/usr/bin/bible"
+if ! HOME="$TMP" "$BIBLE" -l 100000 -p "$TMP/pkgtree/usr/lib" Gen1:1-Rev22:21 >"$TMP/kjv.txt" 2>"$TMP/kjv.err"; then
     # The unpacked binary needs libreadline; install the package (and its deps) if missing.
     echo "   (unpacked binary failed: $(head -c 200 "$TMP/kjv.err"); installing bible-kjv)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends bible-kjv >/dev/null
-    HOME="$TMP" /usr/bin/bible -l 100000 -p "$TMP/root/usr/lib" Gen1:1-Rev22:21 >"$TMP/kjv.txt"
+    HOME="$TMP" /usr/bin/bible -l 100000 -p "$TMP/pkgtree/usr/lib" Gen1:1-Rev22:21 >"$TMP/kjv.txt"
 fi
 
 echo "== clean, de-duplicate, split"
 "$PY" "$ROOT/tools/corpus/build_corpus.py" \
     --moby "$MOBY" --sotu "$SOTU" --kjv "$TMP/kjv.txt" \
-    --wordnet "$TMP/root/usr/share/wordnet" --out "$TMP/out"
+    --wordnet "$TMP/pkgtree/usr/share/wordnet" --out "$TMP/out"
 
 for f in train val moby-dick; do
     gzip -9 -n -c "$TMP/out/$f.txt" >"$TMP/out/$f.txt.gz"
     mv -f "$TMP/out/$f.txt.gz" "$OUT/$f.txt.gz"
 done
 cp -f "$TMP/out/split.tsv" "$OUT/split.tsv"
-cp -f "$TMP/root/usr/share/doc/wordnet-base/copyright" "$OUT/LICENSE.wordnet.txt"
+cp -f "$TMP/pkgtree/usr/share/doc/wordnet-base/copyright" "$OUT/LICENSE.wordnet.txt"
 
 # Provenance: exact package files used (registry tarballs / .debs) and outputs.
 {
