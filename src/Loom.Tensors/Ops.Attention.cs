@@ -32,6 +32,11 @@ public static unsafe partial class Ops
     /// </summary>
     public static void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor gradOutput, bool causal, float? scale,
         out Tensor dq, out Tensor dk, out Tensor dv)
+        => AttentionBackward(q, k, v, o, lse, gradOutput, causal, scale, null, out dq, out dk, out dv);
+
+    /// <summary><see cref="AttentionBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool, float?, out Tensor, out Tensor, out Tensor)"/> with the kernel's fused/two-pass choice forced (null: automatic); tests compare both.</summary>
+    internal static void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor gradOutput, bool causal, float? scale,
+        bool? fused, out Tensor dq, out Tensor dk, out Tensor dv)
     {
         CheckAttentionShapes(q, k, v, causal);
         int b = q.Shape[0], hq = q.Shape[1], t = q.Shape[2], d = q.Shape[3];
@@ -48,7 +53,7 @@ public static unsafe partial class Ops
         dq = Tensor.Empty(b, hq, t, d);
         dk = Tensor.Empty(b, hkv, s, d);
         dv = Tensor.Empty(b, hkv, s, d);
-        FlashAttention.Backward(problem, oc.Data, gc.Data, lc.Data, dq.Data, dk.Data, dv.Data);
+        FlashAttention.Backward(problem, oc.Data, gc.Data, lc.Data, dq.Data, dk.Data, dv.Data, fused);
     }
 
     private static Tensor AttentionCore(Tensor q, Tensor k, Tensor v, bool causal, float? scale, bool withLse, out Tensor? lse)

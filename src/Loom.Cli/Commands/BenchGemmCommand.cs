@@ -27,7 +27,7 @@ public sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         public bool Quick { get; set; }
 
         [CommandOption("--json")]
-        [Description("Print only {\"results\":[...]} on stdout.")]
+        [Description("Print only {\"results\":[[...]]} on stdout.")]
         public bool Json { get; set; }
 
         internal int[] ThreadList => Threads.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -111,24 +111,30 @@ public static partial class F
         public override void Backward(Tensor output, Tensor g)
         {
             // y = op(a) op(b). dL/d op(a) = g op(b)^T, dL/d op(b) = op(a)^T g; a transposed operand's
-            // gradient is the transpose of its op's gradient.
+            // gradient is the transpose of its op's gradient, which is computed directly as one GEMM
+            // (da = op(b) g^T, db = g^T op(a)) rather than as a GEMM followed by a transposing copy.
             if (a.RequiresGrad)
             {
-                var dOpA = Ops.MatMul(g, b, false, !transB);                     // (..., M, K)
-                Autograd.Accumulate(a, transA ? TransposeLast(dOpA) : dOpA, owned: true);
+                if (transA && a.Rank == b.Rank)
+                    Autograd.Accumulate(a, Ops.MatMul(b, g, transB, true), owned: true);      // (..., K, M)
+                else
+                {
+                    var dOpA = Ops.MatMul(g, b, false, !transB);                              // (..., M, K)
+                    Autograd.Accumulate(a, transA ? TransposeLast(dOpA) : dOpA, owned: true);
+                }
             }
             if (b.RequiresGrad)
             {
-                Tensor dOpB;                                                      // (K, N) or (..., K, N)
+                Tensor dB;                                                                    // b's shape, or (..., b) summed by Accumulate
                 if (b.Rank == 2 && a.Rank > 2 && !transA)
                 {
                     // b was shared by every batch: fold the batch into the rows, one GEMM.
                     using var a2 = a.Reshape(-1, a.Shape[^1]);
                     using var g2 = g.Reshape(-1, g.Shape[^1]);
-                    dOpB = Ops.MatMul(a2, g2, true, false);
+                    dB = transB ? Ops.MatMul(g2, a2, true, false) : Ops.MatMul(a2, g2, true, false);
                 }
-                else dOpB = Ops.MatMul(a, g, !transA, false);                    // summed to b's shape by Accumulate
-                Autograd.Accumulate(b, transB ? TransposeLast(dOpB) : dOpB, owned: true);
+                else dB = transB ? Ops.MatMul(g, a, true, transA) : Ops.MatMul(a, g, !transA, false);
+                Autograd.Accumulate(b, dB, owned: true);
             }
         }
 

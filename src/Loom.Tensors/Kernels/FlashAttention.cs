@@ -57,10 +57,17 @@ internal static unsafe class FlashAttention
 
     /// <summary>
     /// Backward: dO, O contiguous (B, Hq, T, D), lse (B, Hq, T); writes dq (B, Hq, T, D), dk and dv (B, Hkv, S, D),
-    /// all contiguous. dK/dV are owned by (KV head, key tile) work items and dQ by (query head, query tile) items,
-    /// so nothing is shared between threads and the result is deterministic.
+    /// all contiguous. Nothing is shared between threads, so the result is deterministic.
     /// </summary>
-    public static void Backward(in Problem p, float* o, float* dO, float* lse, float* dq, float* dk, float* dv)
+    /// <remarks>
+    /// Fused (the default when there are enough (batch, KV head) pairs to keep every thread busy): one work item
+    /// per (batch, KV head) walks all its key tiles and owns dK, dV and the dQ rows of its query heads, so the
+    /// scores, probabilities and dS of each tile are computed once and dQ += dS K is accumulated in place.
+    /// Two-pass (few heads, long sequences): dK/dV items per (KV head, key tile), then dQ items per (query head,
+    /// query tile), which recompute the scores; more parallelism, about 1.6x the work.
+    /// <paramref name="fused"/> forces one form (tests compare them); null picks.
+    /// </remarks>
+    public static void Backward(in Problem p, float* o, float* dO, float* lse, float* dq, float* dk, float* dv, bool? fused = null)
     {
         // delta_i = rowsum(dO * O): the softmax-backward term, once per query row.
         var delta = Tensor.Empty(p.B, p.Hq, p.T);
@@ -68,7 +75,13 @@ internal static unsafe class FlashAttention
         {
             int rows = p.B * p.Hq * p.T;
             ComputePool.For(rows, new DeltaBody { O = o, DO = dO, Delta = delta.Data, D = p.D }, rows * p.D < Ops.ParallelThreshold ? 1 : 0);
-            int kvItems = p.B * p.Hkv * p.KTiles;
+            int heads = p.B * p.Hkv;
+            if (fused ?? (ComputePool.Threads == 1 || heads >= 4 * ComputePool.Threads || p.Chunks(heads) == 1))
+            {
+                ComputePool.For(heads, new DkDvBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DK = dk, DV = dv, DQ = dq }, p.Chunks(heads));
+                return;
+            }
+            int kvItems = heads * p.KTiles;
             ComputePool.For(kvItems, new DkDvBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DK = dk, DV = dv }, p.Chunks(kvItems));
             int qItems = p.B * p.Hq * p.QTiles;
             ComputePool.For(qItems, new DqBody { P = p, DO = dO, Lse = lse, Delta = delta.Data, DQ = dq }, p.Chunks(qItems));
@@ -176,10 +189,14 @@ internal static unsafe class FlashAttention
         }
     }
 
+    /// <summary>
+    /// dK and dV of key tiles; with <see cref="DQ"/> set (fused), an item is a whole (batch, KV head) and also
+    /// accumulates dQ of the group's query heads, else an item is one (batch, KV head, key tile).
+    /// </summary>
     private struct DkDvBody : IRangeBody
     {
         public Problem P;
-        public float* DO, Lse, Delta, DK, DV;
+        public float* DO, Lse, Delta, DK, DV, DQ;
 
         public readonly void Run(int start, int end)
         {
@@ -188,49 +205,69 @@ internal static unsafe class FlashAttention
             var buf = Scratch.Get(2 * d * Bc + Br * d + 2 * Br * Bc + 2 * Bc * Br + 2 * Bc * d);
             fixed (float* basePtr = buf)
             {
-                float* kt = basePtr, vt = kt + d * Bc, qs = vt + d * Bc, s = qs + Br * d, dp = s + Br * Bc;
-                float* pt = dp + Br * Bc, dst = pt + Bc * Br, dkAcc = dst + Bc * Br, dvAcc = dkAcc + Bc * d;
                 for (int item = start; item < end; item++)
                 {
-                    int kt_ = item % P.KTiles, bh = item / P.KTiles, hk = bh % P.Hkv, b = bh / P.Hkv;
-                    int j0 = kt_ * Bc, cols = Math.Min(Bc, P.S - j0);
-                    float* k = P.K.Head(b, hk), v = P.V.Head(b, hk);
-                    TileGemm.Transpose(cols, d, k + j0 * P.K.PosStride, P.K.PosStride, kt, Bc);
-                    TileGemm.Transpose(cols, d, v + j0 * P.V.PosStride, P.V.PosStride, vt, Bc);
-                    new Span<float>(dkAcc, cols * d).Clear();
-                    new Span<float>(dvAcc, cols * d).Clear();
-                    // Causal: the first query that sees key j0 is j0 - (S - T).
-                    int firstRow = P.Causal ? Math.Max(0, j0 - P.Shift) : 0;
-                    for (int h = hk * P.Group; h < (hk + 1) * P.Group; h++)
+                    if (DQ == null)
                     {
-                        float* q = P.Q.Head(b, h);
-                        long rowBase = ((long)b * P.Hq + h) * P.T;
-                        for (int i0 = firstRow / Br * Br; i0 < P.T; i0 += Br)
-                        {
-                            int rows = Math.Min(Br, P.T - i0);
-                            LoadScaledQ(q, P.Q.PosStride, i0, rows, d, P.Scale, qs);
-                            TileGemm.Run(rows, cols, d, qs, d, kt, Bc, s, Bc, false);
-                            Probabilities(P, s, i0, rows, j0, cols, Lse + rowBase + i0);
-                            float* dOt = DO + (rowBase + i0) * d;
-                            TileGemm.Transpose(rows, cols, s, Bc, pt, Br);
-                            TileGemm.Run(cols, d, rows, pt, Br, dOt, d, dvAcc, d, true);      // dV += P^T dO
-                            TileGemm.Run(rows, cols, d, dOt, d, vt, Bc, dp, Bc, false);       // dP = dO V^T
-                            for (int r = 0; r < rows; r++)
-                            {
-                                // dS = P * (dP - delta)
-                                var dpr = new Span<float>(dp + r * Bc, cols);
-                                TensorPrimitives.Subtract(dpr, Delta[rowBase + i0 + r], dpr);
-                                TensorPrimitives.Multiply(dpr, new ReadOnlySpan<float>(s + r * Bc, cols), dpr);
-                            }
-                            TileGemm.Transpose(rows, cols, dp, Bc, dst, Br);
-                            TileGemm.Run(cols, d, rows, dst, Br, qs, d, dkAcc, d, true);      // dK += dS^T (scale Q)
-                        }
+                        int bh = item / P.KTiles;
+                        KeyTile(bh / P.Hkv, bh % P.Hkv, item % P.KTiles, basePtr);
+                        continue;
                     }
-                    long outBase = (((long)b * P.Hkv + hk) * P.S + j0) * d;
-                    new ReadOnlySpan<float>(dkAcc, cols * d).CopyTo(new Span<float>(DK + outBase, cols * d));
-                    new ReadOnlySpan<float>(dvAcc, cols * d).CopyTo(new Span<float>(DV + outBase, cols * d));
+                    int b = item / P.Hkv, hk = item % P.Hkv;
+                    long dqBase = ((long)b * P.Hq + hk * P.Group) * P.T * d, dqLen = (long)P.Group * P.T * d;
+                    new Span<float>(DQ + dqBase, (int)dqLen).Clear();
+                    for (int kt = 0; kt < P.KTiles; kt++) KeyTile(b, hk, kt, basePtr);
+                    // dS K above was accumulated against unscaled K; dQ = scale * dS K.
+                    var dqs = new Span<float>(DQ + dqBase, (int)dqLen);
+                    TensorPrimitives.Multiply(dqs, P.Scale, dqs);
                 }
             }
+        }
+
+        private readonly void KeyTile(int b, int hk, int kTile, float* basePtr)
+        {
+            int d = P.D;
+            float* kt = basePtr, vt = kt + d * Bc, qs = vt + d * Bc, s = qs + Br * d, dp = s + Br * Bc;
+            float* pt = dp + Br * Bc, dst = pt + Bc * Br, dkAcc = dst + Bc * Br, dvAcc = dkAcc + Bc * d;
+            int j0 = kTile * Bc, cols = Math.Min(Bc, P.S - j0);
+            float* k = P.K.Head(b, hk), v = P.V.Head(b, hk);
+            float* kTileRows = k + j0 * P.K.PosStride;
+            TileGemm.Transpose(cols, d, kTileRows, P.K.PosStride, kt, Bc);
+            TileGemm.Transpose(cols, d, v + j0 * P.V.PosStride, P.V.PosStride, vt, Bc);
+            new Span<float>(dkAcc, cols * d).Clear();
+            new Span<float>(dvAcc, cols * d).Clear();
+            // Causal: the first query that sees key j0 is j0 - (S - T).
+            int firstRow = P.Causal ? Math.Max(0, j0 - P.Shift) : 0;
+            for (int h = hk * P.Group; h < (hk + 1) * P.Group; h++)
+            {
+                float* q = P.Q.Head(b, h);
+                long rowBase = ((long)b * P.Hq + h) * P.T;
+                for (int i0 = firstRow / Br * Br; i0 < P.T; i0 += Br)
+                {
+                    int rows = Math.Min(Br, P.T - i0);
+                    LoadScaledQ(q, P.Q.PosStride, i0, rows, d, P.Scale, qs);
+                    TileGemm.Run(rows, cols, d, qs, d, kt, Bc, s, Bc, false);
+                    Probabilities(P, s, i0, rows, j0, cols, Lse + rowBase + i0);
+                    float* dOt = DO + (rowBase + i0) * d;
+                    TileGemm.Transpose(rows, cols, s, Bc, pt, Br);
+                    TileGemm.Run(cols, d, rows, pt, Br, dOt, d, dvAcc, d, true);      // dV += P^T dO
+                    TileGemm.Run(rows, cols, d, dOt, d, vt, Bc, dp, Bc, false);       // dP = dO V^T
+                    for (int r = 0; r < rows; r++)
+                    {
+                        // dS = P * (dP - delta)
+                        var dpr = new Span<float>(dp + r * Bc, cols);
+                        TensorPrimitives.Subtract(dpr, Delta[rowBase + i0 + r], dpr);
+                        TensorPrimitives.Multiply(dpr, new ReadOnlySpan<float>(s + r * Bc, cols), dpr);
+                    }
+                    TileGemm.Transpose(rows, cols, dp, Bc, dst, Br);
+                    TileGemm.Run(cols, d, rows, dst, Br, qs, d, dkAcc, d, true);      // dK += dS^T (scale Q)
+                    if (DQ != null)
+                        TileGemm.Run(rows, d, cols, dp, Bc, kTileRows, (int)P.K.PosStride, DQ + (rowBase + i0) * d, d, true); // dQ += dS K
+                }
+            }
+            long outBase = (((long)b * P.Hkv + hk) * P.S + j0) * d;
+            new ReadOnlySpan<float>(dkAcc, cols * d).CopyTo(new Span<float>(DK + outBase, cols * d));
+            new ReadOnlySpan<float>(dvAcc, cols * d).CopyTo(new Span<float>(DV + outBase, cols * d));
         }
     }
 
