@@ -40,6 +40,7 @@ public static class Program
             d.AddCommand<DataTokenizeCommand>("tokenize").WithDescription("Encode text into memory-mapped token shards (train.tok, val.tok).");
         });
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
+        config.AddCommand<InfoCommand>("info").WithDescription("Describe a GGUF model file: architecture, parameters, quantization mix, hyper-parameters, tokenizer.");
         config.AddBranch("tokenizer", t =>
         {
             t.SetDescription("Train and inspect tokenizers.");

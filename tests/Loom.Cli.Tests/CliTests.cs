@@ -40,4 +40,38 @@ public class CliTests
         Assert.Contains("bogus-flag", output2);
         Assert.DoesNotContain("   at ", output2);
     }
+    [Fact]
+    public void InfoDescribesAGgufFileAndRejectsABadOneInOneLine()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"loom-info-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string p = Path.Combine(dir, "m.gguf");
+            new Loom.Formats.GgufWriter()
+                .Add("general.architecture", Loom.Formats.GgufValue.String("llama"))
+                .Add("general.name", Loom.Formats.GgufValue.String("Tiny Test"))
+                .Add("llama.context_length", Loom.Formats.GgufValue.UInt32(2048))
+                .Add("llama.attention.head_count", Loom.Formats.GgufValue.UInt32(8))
+                .Add("tokenizer.ggml.model", Loom.Formats.GgufValue.String("gpt2"))
+                .Add("tokenizer.ggml.tokens", Loom.Formats.GgufValue.Array(new[] { "a", "b", "c" }))
+                .Add("tokenizer.chat_template", Loom.Formats.GgufValue.String("{% for m in messages %}\n{{ m }}{% endfor %}"))
+                .AddTensor("w", [64, 2], Loom.Formats.GgmlTypes.Q8_0, new byte[136])
+                .AddTensor("n", [64], Loom.Formats.GgmlTypes.F32, new byte[256])
+                .Save(p);
+            var (code, output) = Run("info", p);
+            Assert.Equal(0, code);
+            foreach (var s in new[] { "llama", "Tiny Test", "192", "Q8_0", "136 bytes", "F32", "llama.context_length", "2048", "gpt2", "vocab size", "{% for m in messages %}" })
+                Assert.Contains(s, output);
+            string bad = Path.Combine(dir, "bad.gguf");
+            File.WriteAllBytes(bad, [1, 2, 3, 4, 5, 6, 7, 8]);
+            var (code2, raw2) = Run("info", bad);
+            string output2 = System.Text.RegularExpressions.Regex.Replace(raw2, @"\s+", " ");   // the console may wrap the line
+            Assert.NotEqual(0, code2);
+            Assert.Contains("bad.gguf", output2);
+            Assert.Contains("not a GGUF file", output2);
+            Assert.DoesNotContain("   at ", output2);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
