@@ -131,7 +131,19 @@ public sealed class GgufWriter
 
     private static void WriteValue(BinaryWriter w, GgufValue v)
     {
-        switch (v.Value)
+        if (v.Value is Array a)
+        {
+            w.Write((uint)v.ElementType);
+            w.Write((ulong)a.Length);
+            foreach (var e in a) WriteScalar(w, e!);
+        }
+        else WriteScalar(w, v.Value);
+    }
+
+    /// <summary>One scalar in its GGUF encoding (the type tag is written by the caller).</summary>
+    private static void WriteScalar(BinaryWriter w, object value)
+    {
+        switch (value)
         {
             case byte x: w.Write(x); break;
             case sbyte x: w.Write(x); break;
@@ -145,29 +157,7 @@ public sealed class GgufWriter
             case ulong x: w.Write(x); break;
             case long x: w.Write(x); break;
             case double x: w.Write(x); break;
-            case Array a:
-                w.Write((uint)v.ElementType);
-                w.Write((ulong)a.Length);
-                foreach (var e in a)
-                {
-                    switch (e)
-                    {
-                        case byte x: w.Write(x); break;
-                        case sbyte x: w.Write(x); break;
-                        case ushort x: w.Write(x); break;
-                        case short x: w.Write(x); break;
-                        case uint x: w.Write(x); break;
-                        case int x: w.Write(x); break;
-                        case float x: w.Write(x); break;
-                        case bool x: w.Write((byte)(x ? 1 : 0)); break;
-                        case string x: WriteString(w, x); break;
-                        case ulong x: w.Write(x); break;
-                        case long x: w.Write(x); break;
-                        case double x: w.Write(x); break;
-                    }
-                }
-                break;
-            default: throw new InvalidOperationException($"cannot write a {v.Value.GetType().Name}");
+            default: throw new InvalidOperationException($"cannot write a {value.GetType().Name}");
         }
     }
 }

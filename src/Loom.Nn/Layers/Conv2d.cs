@@ -28,15 +28,9 @@ public sealed class Conv2d : Module
         Padding = padding;
         Groups = groups;
         Weight = RegisterParameter("weight", Init.NewParameter(outChannels, inChannels / groups, kernelSize.H, kernelSize.W));
-        // PyTorch's reset_parameters: kaiming_uniform(a=sqrt(5)) and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
         int fanIn = inChannels / groups * kernelSize.H * kernelSize.W;
-        Init.KaimingUniform(Weight, rng, fanIn, 1f / MathF.Sqrt(3f));
-        if (bias)
-        {
-            Bias = RegisterParameter("bias", Init.NewParameter(outChannels));
-            float b = 1f / MathF.Sqrt(fanIn);
-            Init.Uniform(Bias, rng, -b, b);
-        }
+        if (bias) Bias = RegisterParameter("bias", Init.NewParameter(outChannels));
+        Init.LayerDefault(Weight, Bias, rng, fanIn);
     }
 
     public Tensor Forward(Tensor x) => F.Conv2d(x, Weight, Bias, Stride, Padding, Groups);

@@ -33,13 +33,8 @@ public sealed class ConvTranspose2d : Module
         Weight = RegisterParameter("weight", Init.NewParameter(inChannels, outChannels / groups, kernelSize.H, kernelSize.W));
         // PyTorch computes fan_in from dim 1 of the weight, which for a transposed conv is out/groups.
         int fanIn = outChannels / groups * kernelSize.H * kernelSize.W;
-        Init.KaimingUniform(Weight, rng, fanIn, 1f / MathF.Sqrt(3f));
-        if (bias)
-        {
-            Bias = RegisterParameter("bias", Init.NewParameter(outChannels));
-            float b = 1f / MathF.Sqrt(fanIn);
-            Init.Uniform(Bias, rng, -b, b);
-        }
+        if (bias) Bias = RegisterParameter("bias", Init.NewParameter(outChannels));
+        Init.LayerDefault(Weight, Bias, rng, fanIn);
     }
 
     public Tensor Forward(Tensor x) => F.ConvTranspose2d(x, Weight, Bias, Stride, Padding, OutputPadding, Groups);

@@ -25,6 +25,18 @@ public static class Init
 
     public static void Constant(Tensor w, float value) => w.Span.Fill(value);
 
+    /// <summary>
+    /// PyTorch's reset_parameters for Linear and Conv layers: weight kaiming_uniform(a=sqrt(5)), which is
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias (if any) from the same range.
+    /// </summary>
+    public static void LayerDefault(Tensor weight, Tensor? bias, Rng rng, int fanIn)
+    {
+        KaimingUniform(weight, rng, fanIn, 1f / MathF.Sqrt(3f));
+        if (bias == null) return;
+        float b = 1f / MathF.Sqrt(Math.Max(fanIn, 1));
+        Uniform(bias, rng, -b, b);
+    }
+
     /// <summary>Creates a parameter-owned tensor outside any <see cref="TensorScope"/>.</summary>
     public static Tensor NewParameter(params int[] shape)
     {

@@ -15,14 +15,8 @@ public sealed class Linear : Module
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Weight = RegisterParameter("weight", Init.NewParameter(outFeatures, inFeatures));
-        // PyTorch's default: kaiming_uniform(a=sqrt(5)) == U(-1/sqrt(in), 1/sqrt(in)).
-        Init.KaimingUniform(Weight, rng, inFeatures, 1f / MathF.Sqrt(3f));
-        if (bias)
-        {
-            Bias = RegisterParameter("bias", Init.NewParameter(outFeatures));
-            float b = 1f / MathF.Sqrt(inFeatures);
-            Init.Uniform(Bias, rng, -b, b);
-        }
+        if (bias) Bias = RegisterParameter("bias", Init.NewParameter(outFeatures));
+        Init.LayerDefault(Weight, Bias, rng, inFeatures);
     }
 
     public Tensor Forward(Tensor x)
