@@ -28,19 +28,11 @@ public sealed class DataTokenizeCommand : Command<DataTokenizeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        var texts = LmData.ListTextFiles(s.Input).Select(LmData.ReadText).ToList();
+        var texts = LmData.ReadAll(s.Input);
         var tok = s.Tokenizer != null ? TokenizerJson.Load(s.Tokenizer) : LmData.TrainTokenizer(texts, s.VocabSize);
         Directory.CreateDirectory(s.Out);
         TokenizerJson.Save(tok, Path.Combine(s.Out, "tokenizer.json"));
-        int[] train, val;
-        if (s.Val.Length > 0)
-        {
-            var tr = LmData.Encode(tok, texts, 0.0001);
-            train = [.. tr.Train, .. tr.Val];
-            var v = LmData.Encode(tok, LmData.ListTextFiles(s.Val).Select(LmData.ReadText).ToList(), 0.0001);
-            val = [.. v.Train, .. v.Val];
-        }
-        else (train, val) = LmData.Encode(tok, texts, s.ValFraction);
+        var (train, val) = LmData.Split(tok, texts, s.Val.Length > 0 ? LmData.ReadAll(s.Val) : null, s.ValFraction);
         TokenShard.Write(Path.Combine(s.Out, "train.tok"), train, tok.VocabSize);
         TokenShard.Write(Path.Combine(s.Out, "val.tok"), val, tok.VocabSize);
         AnsiConsole.MarkupLineInterpolated($"wrote {train.Length:N0} training and {val.Length:N0} validation tokens ({tok.VocabSize}-token vocabulary) to {s.Out}");

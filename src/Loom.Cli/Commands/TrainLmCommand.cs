@@ -81,14 +81,7 @@ public sealed class TrainLmCommand : Command<TrainLmCommand.Settings>
                 tok = LmData.TrainTokenizer(texts, Math.Min(cfg.Training.TokenizerVocab, cfg.Model.VocabSize));
                 AnsiConsole.MarkupLineInterpolated($"trained a {tok.VocabSize}-token BPE tokenizer on {texts.Sum(t => (long)t.Length):N0} characters in {(DateTime.UtcNow - t0).TotalSeconds:F1} s");
             }
-            if (s.Val.Length > 0)
-            {
-                var tr = LmData.Encode(tok, texts, 0.0001);
-                train = [.. tr.Train, .. tr.Val];
-                var v = LmData.Encode(tok, LmData.ListTextFiles(s.Val).Select(LmData.ReadText).ToList(), 0.0001);
-                val = [.. v.Train, .. v.Val];
-            }
-            else (train, val) = LmData.Encode(tok, texts, cfg.Training.ValFraction);
+            (train, val) = LmData.Split(tok, texts, s.Val.Length > 0 ? LmData.ReadAll(s.Val) : null, cfg.Training.ValFraction);
         }
         TokenizerJson.Save(tok, tokPath);
         AnsiConsole.MarkupLineInterpolated($"data: {train.Length:N0} training tokens, {val.Length:N0} validation tokens from {fileCount} file(s)");

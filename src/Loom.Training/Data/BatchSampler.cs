@@ -9,6 +9,7 @@ namespace Loom.Training.Data;
 public sealed class BatchSampler
 {
     private readonly Func<long, Span<int>, int> _read;
+    private readonly int[] _window;   // one (T + 1)-token window, reused across batches
 
     public long Tokens { get; }
     public int Batch { get; }
@@ -25,6 +26,7 @@ public sealed class BatchSampler
     {
         if (count < time + 1) throw new ArgumentException($"the data has {count} tokens, fewer than one window of {time + 1} (context {time} + 1)");
         _read = read;
+        _window = new int[time + 1];
         Tokens = count;
         Batch = batch;
         Time = time;
@@ -34,7 +36,7 @@ public sealed class BatchSampler
     /// <summary>Fills inputs and targets, each B*T ids, row-major (B, T).</summary>
     public void Next(int[] inputs, int[] targets)
     {
-        var buf = new int[Time + 1];
+        var buf = _window;
         long range = Tokens - Time;
         for (int b = 0; b < Batch; b++)
         {

@@ -80,4 +80,23 @@ public static class LmData
         var arr = all.ToArray();
         return (arr[..^nVal], arr[^nVal..]);
     }
+
+    /// <summary>
+    /// Train and validation ids: with <paramref name="valTexts"/> every input token trains and those texts
+    /// validate; without, the last <paramref name="valFraction"/> of the input is held out.
+    /// </summary>
+    public static (int[] Train, int[] Val) Split(BpeTokenizer tok, IReadOnlyList<string> texts, IReadOnlyList<string>? valTexts, double valFraction)
+    {
+        if (valTexts == null || valTexts.Count == 0) return Encode(tok, texts, valFraction);
+        return (EncodeAll(tok, texts), EncodeAll(tok, valTexts));
+    }
+
+    private static int[] EncodeAll(BpeTokenizer tok, IReadOnlyList<string> docs)
+    {
+        var (a, b) = Encode(tok, docs, 0.0001);
+        return [.. a, .. b];
+    }
+
+    /// <summary>Reads every text file under the given paths.</summary>
+    public static List<string> ReadAll(IEnumerable<string> paths) => ListTextFiles(paths).Select(ReadText).ToList();
 }

@@ -28,28 +28,23 @@ public static class LmEvaluator
         long count = 0;
         model.Eval();
         using var _ = Autograd.NoGrad();
-        for (int i = 0; i < starts.Count; i += batch)
+        // Every window is ctx long except possibly the last; batch the equal ones, score the last alone.
+        for (int i = 0; i < starts.Count; )
         {
-            // Group windows of equal length (only the last one can be shorter).
-            var group = starts.Skip(i).Take(batch).ToList();
-            int t = Math.Min(ctx, ids.Length - 1 - group[0]);
-            var full = group.Where(s => Math.Min(ctx, ids.Length - 1 - s) == t).ToList();
-            foreach (var g in new[] { full, group.Except(full).ToList() })
+            int t = Math.Min(ctx, ids.Length - 1 - starts[i]);
+            int n = 1;
+            while (n < batch && i + n < starts.Count && Math.Min(ctx, ids.Length - 1 - starts[i + n]) == t) n++;
+            var x = new int[n * t];
+            var y = new int[n * t];
+            for (int w = 0; w < n; w++)
             {
-                if (g.Count == 0) continue;
-                int tt = Math.Min(ctx, ids.Length - 1 - g[0]);
-                var x = new int[g.Count * tt];
-                var y = new int[g.Count * tt];
-                for (int b = 0; b < g.Count; b++)
-                {
-                    Array.Copy(ids, g[b], x, b * tt, tt);
-                    Array.Copy(ids, g[b] + 1, y, b * tt, tt);
-                }
-                using var scope = new TensorScope();
-                nats += model.Loss(x, y, g.Count, tt).ToScalar() * (double)(g.Count * tt);
-                count += g.Count * tt;
+                Array.Copy(ids, starts[i + w], x, w * t, t);
+                Array.Copy(ids, starts[i + w] + 1, y, w * t, t);
             }
-            onProgress?.Invoke((double)Math.Min(i + batch, starts.Count) / starts.Count);
+            using (new TensorScope()) nats += model.Loss(x, y, n, t).ToScalar() * (double)(n * t);
+            count += n * t;
+            i += n;
+            onProgress?.Invoke((double)i / starts.Count);
         }
         double loss = nats / count;
         return new LmEvalResult(ids.Length, bytes, loss, Math.Exp(loss), nats / Math.Log(2) / bytes);
