@@ -8,7 +8,7 @@ namespace Loom.Text;
 public sealed record AddedToken(int Id, string Content, bool Special);
 
 /// <summary>Byte-level BPE tokenizer (GPT-2 / Llama 3 family): lossless on any bytes, thread-safe, with a bounded per-word cache.</summary>
-public sealed class BpeTokenizer
+public sealed class BpeTokenizer : ITokenizer
 {
     private const int MaxCachedWordBytes = 64;
     private const int MaxCacheEntries = 1 << 18;
@@ -109,6 +109,15 @@ public sealed class BpeTokenizer
 
     /// <summary>Id appended when encoding with addEos, if the tokenizer defines one.</summary>
     public int? EosId { get; }
+
+    /// <summary>Whether prompts start with BOS: true when the tokenizer defines one.</summary>
+    public bool AddBos => BosId.HasValue;
+
+    /// <summary>Generation ends at EOS.</summary>
+    public IReadOnlySet<int> EndOfGeneration => _endOfGeneration ??= EosId is int e ? new HashSet<int> { e } : new HashSet<int>();
+    private HashSet<int>? _endOfGeneration;
+
+    int[] ITokenizer.Encode(string text, bool addSpecial, bool parseSpecial) => Encode(text, addSpecial && AddBos, false, parseSpecial);
 
     /// <summary>Merges in rank order, as id pairs.</summary>
     public IReadOnlyList<(int Left, int Right)> Merges => _merges;
