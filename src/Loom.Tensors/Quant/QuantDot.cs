@@ -1,0 +1,295 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Loom.Tensors.Quant;
+
+/// <summary>
+/// Fused dot products of one quantized weight row with one quantized activation row, as ggml's
+/// ggml_vec_dot_*_q8_* do on x86: integer products of 8-bit codes with vpmaddubsw / vpmaddwd (the sign trick for
+/// signed x signed), one float multiply-add per block with the two block scales. Types without an AVX2 kernel
+/// (or machines without AVX2) decode both rows to f32 and take a plain dot product.
+/// </summary>
+internal static unsafe class QuantDot
+{
+    /// <summary>Whether <paramref name="type"/> has an integer AVX2 kernel on this machine.</summary>
+    public static bool HasFusedKernel(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>dot(weight row, activation row) over <paramref name="k"/> elements; the activation is in <see cref="ActivationQuant.DotType"/> of <paramref name="type"/>.</summary>
+    public static float Dot(GgmlType type, byte* w, byte* a, int k) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0(w, a, k / 32),
+        GgmlType.Q4_0 => Q4_0(w, a, k / 32),
+        GgmlType.Q4_1 => Q4_1(w, a, k / 32),
+        GgmlType.Q5_0 => Q5_0(w, a, k / 32),
+        GgmlType.Q5_1 => Q5_1(w, a, k / 32),
+        GgmlType.Q4_K => Q4_K(w, a, k / 256),
+        GgmlType.Q5_K => Q5_K(w, a, k / 256),
+        GgmlType.Q6_K => Q6_K(w, a, k / 256),
+        _ => throw new NotSupportedException($"no fused dot kernel for {type}"),
+    };
+
+    /// <summary>f16 bits to f32 without branches: exact for zero, subnormals and normals (not Inf/NaN, which block scales never hold).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float F16(byte* p)
+    {
+        uint h = *(ushort*)p;
+        float mag = BitConverter.UInt32BitsToSingle((h & 0x7fff) << 13) * 5.192296858534828e33f; // 2^112
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(mag) | ((h & 0x8000) << 16));
+    }
+
+    /// <summary>Signed 8-bit x signed 8-bit products summed in groups of four: |x| * sign(y, x) through vpmaddubsw, then vpmaddwd with ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotI8(Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        var p16 = Avx2.MultiplyAddAdjacent(Avx2.Abs(x), Avx2.Sign(y, x));
+        return Avx2.MultiplyAddAdjacent(p16, Vector256.Create((short)1));
+    }
+
+    /// <summary>Unsigned 8-bit x signed 8-bit products summed in groups of four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotU8(Vector256<byte> x, Vector256<sbyte> y)
+        => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), Vector256.Create((short)1));
+
+    /// <summary>32 nibbles: low nibbles of 16 bytes then their high nibbles, each in [0, 15].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Nibbles32(byte* p)
+    {
+        var lo = Sse2.LoadVector128(p);
+        var hi = Sse2.ShiftRightLogical(lo.AsUInt16(), 4).AsByte();
+        return Avx2.And(Vector256.Create(lo, hi), Vector256.Create((byte)0x0F));
+    }
+
+    /// <summary>0xFF in byte j where bit j of the 32-bit word at <paramref name="p"/> is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> BytesFromBits32(byte* p)
+    {
+        var x = Vector256.Create(*(uint*)p).AsByte();
+        var shuf = Vector256.Create(0x0000000000000000UL, 0x0101010101010101UL, 0x0202020202020202UL, 0x0303030303030303UL).AsByte();
+        var bytes = Avx2.Or(Avx2.Shuffle(x, shuf), Vector256.Create(0x7fbfdfeff7fbfdfeUL).AsByte());
+        return Avx2.CompareEqual(bytes, Vector256<byte>.AllBitsSet);
+    }
+
+    private static float Q8_0(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; i++, w += 34, a += 34)
+        {
+            var d = Vector256.Create(F16(w) * F16(a));
+            var s = DotI8(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)));
+            acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    private static float Q4_0(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; i++, w += 18, a += 34)
+        {
+            var d = Vector256.Create(F16(w) * F16(a));
+            var qx = Avx2.Subtract(Nibbles32(w + 2), Vector256.Create((byte)8)).AsSByte();
+            var s = DotI8(qx, Avx.LoadVector256((sbyte*)(a + 2)));
+            acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    private static float Q4_1(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        float summs = 0;
+        for (int i = 0; i < nb; i++, w += 20, a += 36)
+        {
+            summs += F16(w + 2) * F16(a + 2);
+            var d = Vector256.Create(F16(w) * F16(a));
+            var s = DotU8(Nibbles32(w + 4), Avx.LoadVector256((sbyte*)(a + 4)));
+            acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
+        }
+        return Vector256.Sum(acc) + summs;
+    }
+
+    private static float Q5_0(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; i++, w += 22, a += 34)
+        {
+            var d = Vector256.Create(F16(w) * F16(a));
+            // Without the fifth bit a code is nibble - 16: setting the top four bits of the byte does that in int8.
+            var hi = Avx2.AndNot(BytesFromBits32(w + 2), Vector256.Create((byte)0xF0));
+            var qx = Avx2.Or(Nibbles32(w + 6), hi).AsSByte();
+            var s = DotI8(qx, Avx.LoadVector256((sbyte*)(a + 2)));
+            acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    private static float Q5_1(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        float summs = 0;
+        for (int i = 0; i < nb; i++, w += 24, a += 36)
+        {
+            summs += F16(w + 2) * F16(a + 2);
+            var d = Vector256.Create(F16(w) * F16(a));
+            var hi = Avx2.And(BytesFromBits32(w + 4), Vector256.Create((byte)0x10));
+            var s = DotU8(Avx2.Or(Nibbles32(w + 8), hi), Avx.LoadVector256((sbyte*)(a + 4)));
+            acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
+        }
+        return Vector256.Sum(acc) + summs;
+    }
+
+    /// <summary>Q4_K/Q5_K: the eight 6-bit sub-block scales (bytes 0..7) and mins (bytes 8..15) unpacked from the 12 packed bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> ScalesMinsK4(byte* packed)
+    {
+        const uint kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+        uint u0 = *(uint*)packed, u1 = *(uint*)(packed + 4), u2 = *(uint*)(packed + 8);
+        uint u3 = ((u2 >> 4) & kmask2) | (((u1 >> 6) & kmask3) << 4);
+        uint uaux = u1 & kmask1;
+        u1 = (u2 & kmask2) | (((u0 >> 6) & kmask3) << 4);
+        u2 = uaux;
+        u0 &= kmask1;
+        return Vector128.Create(u0, u1, u2, u3).AsByte(); // scales 0..3, 4..7, then mins 0..3, 4..7
+    }
+
+    /// <summary>Sum over sub-blocks of min * (sum of the 32 activation codes), from Q8_K's 16-element sums; 4 int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> MinsTimesSums(Vector256<short> minsAndScales, byte* bsums)
+    {
+        var q8sums = Avx.LoadVector256((short*)bsums);
+        var q8s = Ssse3.HorizontalAdd(q8sums.GetLower(), q8sums.GetUpper());
+        return Sse2.MultiplyAddAdjacent(minsAndScales.GetUpper(), q8s);
+    }
+
+    private static float Q4_K(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        var accM = Vector128<float>.Zero;
+        var m4 = Vector256.Create((byte)0x0F);
+        for (int i = 0; i < nb; i++, w += 144, a += 292)
+        {
+            float ad = *(float*)a;
+            float d = ad * F16(w);
+            float dmin = -ad * F16(w + 2);
+            var packed = ScalesMinsK4(w + 4);
+            var ms = Avx2.ConvertToVector256Int16(packed);
+            accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
+            byte* q4 = w + 16;
+            sbyte* q8 = (sbyte*)(a + 4);
+            var sumi = Vector256<int>.Zero;
+            for (int j = 0; j < 4; j++, q4 += 32, q8 += 64)
+            {
+                var scaleL = Vector256.Create((short)packed.GetElement(2 * j));
+                var scaleH = Vector256.Create((short)packed.GetElement(2 * j + 1));
+                var bits = Avx.LoadVector256(q4);
+                var q4l = Avx2.And(bits, m4);
+                var q4h = Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4);
+                var p16l = Avx2.MultiplyAddAdjacent(q4l, Avx.LoadVector256(q8));
+                var p16h = Avx2.MultiplyAddAdjacent(q4h, Avx.LoadVector256(q8 + 32));
+                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.MultiplyAddAdjacent(scaleL, p16l), Avx2.MultiplyAddAdjacent(scaleH, p16h)));
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc) + Vector128.Sum(accM);
+    }
+
+    private static float Q5_K(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        var accM = Vector128<float>.Zero;
+        var m4 = Vector256.Create((byte)0x0F);
+        var sixteen = Vector256.Create((byte)0x10);
+        for (int i = 0; i < nb; i++, w += 176, a += 292)
+        {
+            float ad = *(float*)a;
+            float d = ad * F16(w);
+            float dmin = -ad * F16(w + 2);
+            var packed = ScalesMinsK4(w + 4);
+            var ms = Avx2.ConvertToVector256Int16(packed);
+            accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
+            var hbits = Avx.LoadVector256(w + 16);
+            byte* ql = w + 48;
+            sbyte* q8 = (sbyte*)(a + 4);
+            var sumi = Vector256<int>.Zero;
+            for (int j = 0; j < 4; j++, ql += 32, q8 += 64)
+            {
+                var scaleL = Vector256.Create((short)packed.GetElement(2 * j));
+                var scaleH = Vector256.Create((short)packed.GetElement(2 * j + 1));
+                var bits = Avx.LoadVector256(ql);
+                var maskL = Vector256.Create((byte)(1 << (2 * j)));
+                var maskH = Vector256.Create((byte)(2 << (2 * j)));
+                var q5l = Avx2.Or(Avx2.And(bits, m4), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskL), maskL), sixteen));
+                var q5h = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4),
+                                  Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskH), maskH), sixteen));
+                var p16l = Avx2.MultiplyAddAdjacent(q5l, Avx.LoadVector256(q8));
+                var p16h = Avx2.MultiplyAddAdjacent(q5h, Avx.LoadVector256(q8 + 32));
+                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.MultiplyAddAdjacent(scaleL, p16l), Avx2.MultiplyAddAdjacent(scaleH, p16h)));
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc) + Vector128.Sum(accM);
+    }
+
+    /// <summary>vpshufb masks that spread Q6_K scales 2i and 2i+1 over eight bytes each.</summary>
+    private static ReadOnlySpan<byte> Q6ScaleShuffle =>
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+        4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5,
+        6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7,
+        8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9,
+        10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11,
+        12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13,
+        14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15,
+    ];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Q6Scale(Vector128<sbyte> scales, int i)
+    {
+        var mask = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(Q6ScaleShuffle), (nuint)(16 * i)).AsSByte();
+        return Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, mask));
+    }
+
+    private static float Q6_K(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        var m3 = Vector256.Create((byte)3);
+        var m15 = Vector256.Create((byte)15);
+        for (int i = 0; i < nb; i++, w += 210, a += 292)
+        {
+            float d = *(float*)a * F16(w + 208);
+            byte* q4 = w;
+            byte* qh = w + 128;
+            sbyte* q8 = (sbyte*)(a + 4);
+            var scales = Sse2.LoadVector128((sbyte*)(w + 192));
+            // The codes are stored +32; subtract 32 * scale * (sum of the 16 activation codes) per sub-block at the end.
+            var q8sclsub = Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(a + 260)), Avx2.ConvertToVector256Int16(scales)), 5);
+            var sumi = Vector256<int>.Zero;
+            for (int j = 0, isc = 0; j < 2; j++, isc += 4, q4 += 64, qh += 32, q8 += 128)
+            {
+                var b1 = Avx.LoadVector256(q4);
+                var b2 = Avx.LoadVector256(q4 + 32);
+                var bh = Avx.LoadVector256(qh);
+                var h0 = Avx2.ShiftLeftLogical(Avx2.And(bh, m3).AsUInt16(), 4).AsByte();
+                var h1 = Avx2.ShiftLeftLogical(Avx2.And(bh, Vector256.Create((byte)12)).AsUInt16(), 2).AsByte();
+                var h2 = Avx2.And(bh, Vector256.Create((byte)48));
+                var h3 = Avx2.ShiftRightLogical(Avx2.And(bh, Vector256.Create((byte)192)).AsUInt16(), 2).AsByte();
+                var q0 = Avx2.Or(Avx2.And(b1, m15), h0);
+                var q1 = Avx2.Or(Avx2.And(b2, m15), h1);
+                var q2 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b1.AsUInt16(), 4).AsByte(), m15), h2);
+                var q3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b2.AsUInt16(), 4).AsByte(), m15), h3);
+                var p0 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc), Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(q8)));
+                var p1 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 1), Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(q8 + 32)));
+                var p2 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 2), Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(q8 + 64)));
+                var p3 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 3), Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(q8 + 96)));
+                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.Add(p0, p1), Avx2.Add(p2, p3)));
+            }
+            sumi = Avx2.Subtract(sumi, q8sclsub);
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+}
