@@ -31,14 +31,21 @@ internal static unsafe class QuantDot
         _ => throw new NotSupportedException($"no fused dot kernel for {type}"),
     };
 
-    /// <summary>f16 bits to f32 without branches: exact for zero, subnormals and normals (not Inf/NaN, which block scales never hold).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float F16(byte* p)
+    /// <summary>All 65536 f16 values as f32 (256 KiB): a scale conversion is one load, where the bit-twiddling
+    /// conversion costs about ten scalar instructions per block (.NET has no F16C intrinsic). Block scales of one
+    /// matrix span a narrow exponent range, so the lines in use stay cached.</summary>
+    private static readonly float* F16Table = BuildF16Table();
+
+    private static float* BuildF16Table()
     {
-        uint h = *(ushort*)p;
-        float mag = BitConverter.UInt32BitsToSingle((h & 0x7fff) << 13) * 5.192296858534828e33f; // 2^112
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(mag) | ((h & 0x8000) << 16));
+        var t = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        for (int i = 0; i < 65536; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
     }
+
+    /// <summary>The f16 at <paramref name="p"/> as f32 (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float F16(byte* p) => F16Table[*(ushort*)p];
 
     /// <summary>Signed 8-bit x signed 8-bit products summed in groups of four: |x| * sign(y, x) through vpmaddubsw, then vpmaddwd with ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -72,6 +79,7 @@ internal static unsafe class QuantDot
         return Avx2.CompareEqual(bytes, Vector256<byte>.AllBitsSet);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q8_0(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -84,6 +92,7 @@ internal static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4_0(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -97,6 +106,7 @@ internal static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4_1(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -111,6 +121,7 @@ internal static unsafe class QuantDot
         return Vector256.Sum(acc) + summs;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5_0(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -126,6 +137,7 @@ internal static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5_1(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -164,70 +176,85 @@ internal static unsafe class QuantDot
         return Sse2.MultiplyAddAdjacent(minsAndScales.GetUpper(), q8s);
     }
 
+    /// <summary>Broadcasts 16-bit scale <paramref name="i"/> (0..7) of <paramref name="scales"/> (both halves hold the eight scales) to all lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Scale16(Vector256<byte> scales, int i)
+    {
+        byte lo = (byte)(2 * i), hi = (byte)(2 * i + 1);
+        var mask = Vector256.Create((ushort)(lo | (hi << 8))).AsByte();
+        return Avx2.Shuffle(scales, mask).AsInt16();
+    }
+
+    /// <summary>One 64-element chunk of a Q4_K block: low nibbles x the first 32 activations, high x the next 32, each under its scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q4KChunk(byte* q4, sbyte* q8, Vector256<byte> scales, int j)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var bits = Avx.LoadVector256(q4);
+        var p16l = Avx2.MultiplyAddAdjacent(Avx2.And(bits, m4), Avx.LoadVector256(q8));
+        var p16h = Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4), Avx.LoadVector256(q8 + 32));
+        return Avx2.Add(Avx2.MultiplyAddAdjacent(Scale16(scales, 2 * j), p16l), Avx2.MultiplyAddAdjacent(Scale16(scales, 2 * j + 1), p16h));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4_K(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
         var accM = Vector128<float>.Zero;
-        var m4 = Vector256.Create((byte)0x0F);
         for (int i = 0; i < nb; i++, w += 144, a += 292)
         {
             float ad = *(float*)a;
             float d = ad * F16(w);
             float dmin = -ad * F16(w + 2);
-            var packed = ScalesMinsK4(w + 4);
-            var ms = Avx2.ConvertToVector256Int16(packed);
+            var ms = Avx2.ConvertToVector256Int16(ScalesMinsK4(w + 4));
             accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
+            var sc = ms.GetLower().AsByte();
+            var scales = Vector256.Create(sc, sc);
             byte* q4 = w + 16;
             sbyte* q8 = (sbyte*)(a + 4);
-            var sumi = Vector256<int>.Zero;
-            for (int j = 0; j < 4; j++, q4 += 32, q8 += 64)
-            {
-                var scaleL = Vector256.Create((short)packed.GetElement(2 * j));
-                var scaleH = Vector256.Create((short)packed.GetElement(2 * j + 1));
-                var bits = Avx.LoadVector256(q4);
-                var q4l = Avx2.And(bits, m4);
-                var q4h = Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4);
-                var p16l = Avx2.MultiplyAddAdjacent(q4l, Avx.LoadVector256(q8));
-                var p16h = Avx2.MultiplyAddAdjacent(q4h, Avx.LoadVector256(q8 + 32));
-                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.MultiplyAddAdjacent(scaleL, p16l), Avx2.MultiplyAddAdjacent(scaleH, p16h)));
-            }
+            var sumi = Avx2.Add(Avx2.Add(Q4KChunk(q4, q8, scales, 0), Q4KChunk(q4 + 32, q8 + 64, scales, 1)),
+                                Avx2.Add(Q4KChunk(q4 + 64, q8 + 128, scales, 2), Q4KChunk(q4 + 96, q8 + 192, scales, 3)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc) + Vector128.Sum(accM);
     }
 
+    /// <summary>One 64-element chunk of a Q5_K block: Q4_K's nibbles plus the fifth bits 2j and 2j+1 of the qh bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q5KChunk(byte* ql, Vector256<byte> hbits, sbyte* q8, Vector256<byte> scales, int j)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var sixteen = Vector256.Create((byte)0x10);
+        var maskL = Vector256.Create((byte)(1 << (2 * j)));
+        var maskH = Vector256.Create((byte)(2 << (2 * j)));
+        var bits = Avx.LoadVector256(ql);
+        var q5l = Avx2.Or(Avx2.And(bits, m4), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskL), maskL), sixteen));
+        var q5h = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4),
+                          Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskH), maskH), sixteen));
+        var p16l = Avx2.MultiplyAddAdjacent(q5l, Avx.LoadVector256(q8));
+        var p16h = Avx2.MultiplyAddAdjacent(q5h, Avx.LoadVector256(q8 + 32));
+        return Avx2.Add(Avx2.MultiplyAddAdjacent(Scale16(scales, 2 * j), p16l), Avx2.MultiplyAddAdjacent(Scale16(scales, 2 * j + 1), p16h));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5_K(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
         var accM = Vector128<float>.Zero;
-        var m4 = Vector256.Create((byte)0x0F);
-        var sixteen = Vector256.Create((byte)0x10);
         for (int i = 0; i < nb; i++, w += 176, a += 292)
         {
             float ad = *(float*)a;
             float d = ad * F16(w);
             float dmin = -ad * F16(w + 2);
-            var packed = ScalesMinsK4(w + 4);
-            var ms = Avx2.ConvertToVector256Int16(packed);
+            var ms = Avx2.ConvertToVector256Int16(ScalesMinsK4(w + 4));
             accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
+            var sc = ms.GetLower().AsByte();
+            var scales = Vector256.Create(sc, sc);
             var hbits = Avx.LoadVector256(w + 16);
             byte* ql = w + 48;
             sbyte* q8 = (sbyte*)(a + 4);
-            var sumi = Vector256<int>.Zero;
-            for (int j = 0; j < 4; j++, ql += 32, q8 += 64)
-            {
-                var scaleL = Vector256.Create((short)packed.GetElement(2 * j));
-                var scaleH = Vector256.Create((short)packed.GetElement(2 * j + 1));
-                var bits = Avx.LoadVector256(ql);
-                var maskL = Vector256.Create((byte)(1 << (2 * j)));
-                var maskH = Vector256.Create((byte)(2 << (2 * j)));
-                var q5l = Avx2.Or(Avx2.And(bits, m4), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskL), maskL), sixteen));
-                var q5h = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte(), m4),
-                                  Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, maskH), maskH), sixteen));
-                var p16l = Avx2.MultiplyAddAdjacent(q5l, Avx.LoadVector256(q8));
-                var p16h = Avx2.MultiplyAddAdjacent(q5h, Avx.LoadVector256(q8 + 32));
-                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.MultiplyAddAdjacent(scaleL, p16l), Avx2.MultiplyAddAdjacent(scaleH, p16h)));
-            }
+            var sumi = Avx2.Add(Avx2.Add(Q5KChunk(ql, hbits, q8, scales, 0), Q5KChunk(ql + 32, hbits, q8 + 64, scales, 1)),
+                                Avx2.Add(Q5KChunk(ql + 64, hbits, q8 + 128, scales, 2), Q5KChunk(ql + 96, hbits, q8 + 192, scales, 3)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc) + Vector128.Sum(accM);
@@ -253,11 +280,34 @@ internal static unsafe class QuantDot
         return Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, mask));
     }
 
+    /// <summary>128 elements of a Q6_K block: four 32-element groups (low/high nibbles of two 32-byte runs, 2 high bits each) under scales isc..isc+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q6KHalf(byte* q4, byte* qh, sbyte* q8, Vector128<sbyte> scales, int isc)
+    {
+        var m3 = Vector256.Create((byte)3);
+        var m15 = Vector256.Create((byte)15);
+        var b1 = Avx.LoadVector256(q4);
+        var b2 = Avx.LoadVector256(q4 + 32);
+        var bh = Avx.LoadVector256(qh);
+        var h0 = Avx2.ShiftLeftLogical(Avx2.And(bh, m3).AsUInt16(), 4).AsByte();
+        var h1 = Avx2.ShiftLeftLogical(Avx2.And(bh, Vector256.Create((byte)12)).AsUInt16(), 2).AsByte();
+        var h2 = Avx2.And(bh, Vector256.Create((byte)48));
+        var h3 = Avx2.ShiftRightLogical(Avx2.And(bh, Vector256.Create((byte)192)).AsUInt16(), 2).AsByte();
+        var q0 = Avx2.Or(Avx2.And(b1, m15), h0);
+        var q1 = Avx2.Or(Avx2.And(b2, m15), h1);
+        var q2 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b1.AsUInt16(), 4).AsByte(), m15), h2);
+        var q3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b2.AsUInt16(), 4).AsByte(), m15), h3);
+        var p0 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc), Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(q8)));
+        var p1 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 1), Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(q8 + 32)));
+        var p2 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 2), Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(q8 + 64)));
+        var p3 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 3), Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(q8 + 96)));
+        return Avx2.Add(Avx2.Add(p0, p1), Avx2.Add(p2, p3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q6_K(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
-        var m3 = Vector256.Create((byte)3);
-        var m15 = Vector256.Create((byte)15);
         for (int i = 0; i < nb; i++, w += 210, a += 292)
         {
             float d = *(float*)a * F16(w + 208);
@@ -267,26 +317,7 @@ internal static unsafe class QuantDot
             var scales = Sse2.LoadVector128((sbyte*)(w + 192));
             // The codes are stored +32; subtract 32 * scale * (sum of the 16 activation codes) per sub-block at the end.
             var q8sclsub = Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(a + 260)), Avx2.ConvertToVector256Int16(scales)), 5);
-            var sumi = Vector256<int>.Zero;
-            for (int j = 0, isc = 0; j < 2; j++, isc += 4, q4 += 64, qh += 32, q8 += 128)
-            {
-                var b1 = Avx.LoadVector256(q4);
-                var b2 = Avx.LoadVector256(q4 + 32);
-                var bh = Avx.LoadVector256(qh);
-                var h0 = Avx2.ShiftLeftLogical(Avx2.And(bh, m3).AsUInt16(), 4).AsByte();
-                var h1 = Avx2.ShiftLeftLogical(Avx2.And(bh, Vector256.Create((byte)12)).AsUInt16(), 2).AsByte();
-                var h2 = Avx2.And(bh, Vector256.Create((byte)48));
-                var h3 = Avx2.ShiftRightLogical(Avx2.And(bh, Vector256.Create((byte)192)).AsUInt16(), 2).AsByte();
-                var q0 = Avx2.Or(Avx2.And(b1, m15), h0);
-                var q1 = Avx2.Or(Avx2.And(b2, m15), h1);
-                var q2 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b1.AsUInt16(), 4).AsByte(), m15), h2);
-                var q3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(b2.AsUInt16(), 4).AsByte(), m15), h3);
-                var p0 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc), Avx2.MultiplyAddAdjacent(q0, Avx.LoadVector256(q8)));
-                var p1 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 1), Avx2.MultiplyAddAdjacent(q1, Avx.LoadVector256(q8 + 32)));
-                var p2 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 2), Avx2.MultiplyAddAdjacent(q2, Avx.LoadVector256(q8 + 64)));
-                var p3 = Avx2.MultiplyAddAdjacent(Q6Scale(scales, isc + 3), Avx2.MultiplyAddAdjacent(q3, Avx.LoadVector256(q8 + 96)));
-                sumi = Avx2.Add(sumi, Avx2.Add(Avx2.Add(p0, p1), Avx2.Add(p2, p3)));
-            }
+            var sumi = Avx2.Add(Q6KHalf(q4, qh, q8, scales, 0), Q6KHalf(q4 + 64, qh + 32, q8 + 128, scales, 4));
             sumi = Avx2.Subtract(sumi, q8sclsub);
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }

@@ -146,6 +146,7 @@ public sealed unsafe class QuantMatrix
 
         [ThreadStatic] private static float[]? _rowScratch;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run(int start, int end)
         {
             int r0 = start * RowGroup, r1 = Math.Min(Rows, end * RowGroup);
@@ -167,6 +168,7 @@ public sealed unsafe class QuantMatrix
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         /// <summary>Rows [r0, r1) against all tokens, four tokens and two rows at a time.</summary>
         private readonly void RunTiled(int r0, int r1)
         {
