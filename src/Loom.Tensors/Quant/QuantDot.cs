@@ -18,23 +18,26 @@ internal static unsafe class QuantDot
         GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>dot(weight row, activation row) over <paramref name="k"/> elements; the activation is in <see cref="ActivationQuant.DotType"/> of <paramref name="type"/>.</summary>
-    public static float Dot(GgmlType type, byte* w, byte* a, int k) => type switch
+    public static float Dot(GgmlType type, byte* w, byte* a, int k) => Dot(type, w, a, k, F16Table);
+
+    /// <summary><see cref="Dot(GgmlType, byte*, byte*, int)"/> with the f16 table passed in (hot loops).</summary>
+    public static float Dot(GgmlType type, byte* w, byte* a, int k, float* tab) => type switch
     {
-        GgmlType.Q8_0 => Q8_0(w, a, k / 32),
-        GgmlType.Q4_0 => Q4_0(w, a, k / 32),
-        GgmlType.Q4_1 => Q4_1(w, a, k / 32),
-        GgmlType.Q5_0 => Q5_0(w, a, k / 32),
-        GgmlType.Q5_1 => Q5_1(w, a, k / 32),
-        GgmlType.Q4_K => Q4_K(w, a, k / 256),
-        GgmlType.Q5_K => Q5_K(w, a, k / 256),
-        GgmlType.Q6_K => Q6_K(w, a, k / 256),
+        GgmlType.Q8_0 => Q8_0(w, a, k / 32, tab),
+        GgmlType.Q4_0 => Q4_0(w, a, k / 32, tab),
+        GgmlType.Q4_1 => Q4_1(w, a, k / 32, tab),
+        GgmlType.Q5_0 => Q5_0(w, a, k / 32, tab),
+        GgmlType.Q5_1 => Q5_1(w, a, k / 32, tab),
+        GgmlType.Q4_K => Q4_K(w, a, k / 256, tab),
+        GgmlType.Q5_K => Q5_K(w, a, k / 256, tab),
+        GgmlType.Q6_K => Q6_K(w, a, k / 256, tab),
         _ => throw new NotSupportedException($"no fused dot kernel for {type}"),
     };
 
     /// <summary>All 65536 f16 values as f32 (256 KiB): a scale conversion is one load, where the bit-twiddling
     /// conversion costs about ten scalar instructions per block (.NET has no F16C intrinsic). Block scales of one
     /// matrix span a narrow exponent range, so the lines in use stay cached.</summary>
-    private static readonly float* F16Table = BuildF16Table();
+    internal static readonly float* F16Table = BuildF16Table();
 
     private static float* BuildF16Table()
     {
@@ -43,9 +46,11 @@ internal static unsafe class QuantDot
         return t;
     }
 
-    /// <summary>The f16 at <paramref name="p"/> as f32 (exact).</summary>
+    /// <summary>The f16 at <paramref name="p"/> as f32 (exact), through <paramref name="tab"/> = <see cref="F16Table"/>. Kernels take the
+    /// table as an argument: reading the static inside a loop would leave a class-initialization check (a possible
+    /// call) there, and the JIT then keeps the vector accumulators on the stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float F16(byte* p) => F16Table[*(ushort*)p];
+    public static float F16(float* tab, byte* p) => tab[*(ushort*)p];
 
     /// <summary>Signed 8-bit x signed 8-bit products summed in groups of four: |x| * sign(y, x) through vpmaddubsw, then vpmaddwd with ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -80,12 +85,12 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q8_0(byte* w, byte* a, int nb)
+    private static float Q8_0(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 34, a += 34)
         {
-            var d = Vector256.Create(F16(w) * F16(a));
+            var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var s = DotI8(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
@@ -93,12 +98,12 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4_0(byte* w, byte* a, int nb)
+    private static float Q4_0(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 18, a += 34)
         {
-            var d = Vector256.Create(F16(w) * F16(a));
+            var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var qx = Avx2.Subtract(Nibbles32(w + 2), Vector256.Create((byte)8)).AsSByte();
             var s = DotI8(qx, Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
@@ -107,14 +112,14 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4_1(byte* w, byte* a, int nb)
+    private static float Q4_1(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         float summs = 0;
         for (int i = 0; i < nb; i++, w += 20, a += 36)
         {
-            summs += F16(w + 2) * F16(a + 2);
-            var d = Vector256.Create(F16(w) * F16(a));
+            summs += F16(tab, w + 2) * F16(tab, a + 2);
+            var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var s = DotU8(Nibbles32(w + 4), Avx.LoadVector256((sbyte*)(a + 4)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
@@ -122,12 +127,12 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5_0(byte* w, byte* a, int nb)
+    private static float Q5_0(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 22, a += 34)
         {
-            var d = Vector256.Create(F16(w) * F16(a));
+            var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             // Without the fifth bit a code is nibble - 16: setting the top four bits of the byte does that in int8.
             var hi = Avx2.AndNot(BytesFromBits32(w + 2), Vector256.Create((byte)0xF0));
             var qx = Avx2.Or(Nibbles32(w + 6), hi).AsSByte();
@@ -138,14 +143,14 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5_1(byte* w, byte* a, int nb)
+    private static float Q5_1(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         float summs = 0;
         for (int i = 0; i < nb; i++, w += 24, a += 36)
         {
-            summs += F16(w + 2) * F16(a + 2);
-            var d = Vector256.Create(F16(w) * F16(a));
+            summs += F16(tab, w + 2) * F16(tab, a + 2);
+            var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var hi = Avx2.And(BytesFromBits32(w + 4), Vector256.Create((byte)0x10));
             var s = DotU8(Avx2.Or(Nibbles32(w + 8), hi), Avx.LoadVector256((sbyte*)(a + 4)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
@@ -197,15 +202,15 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4_K(byte* w, byte* a, int nb)
+    private static float Q4_K(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         var accM = Vector128<float>.Zero;
         for (int i = 0; i < nb; i++, w += 144, a += 292)
         {
             float ad = *(float*)a;
-            float d = ad * F16(w);
-            float dmin = -ad * F16(w + 2);
+            float d = ad * F16(tab, w);
+            float dmin = -ad * F16(tab, w + 2);
             var ms = Avx2.ConvertToVector256Int16(ScalesMinsK4(w + 4));
             accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
             var sc = ms.GetLower().AsByte();
@@ -237,15 +242,15 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5_K(byte* w, byte* a, int nb)
+    private static float Q5_K(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         var accM = Vector128<float>.Zero;
         for (int i = 0; i < nb; i++, w += 176, a += 292)
         {
             float ad = *(float*)a;
-            float d = ad * F16(w);
-            float dmin = -ad * F16(w + 2);
+            float d = ad * F16(tab, w);
+            float dmin = -ad * F16(tab, w + 2);
             var ms = Avx2.ConvertToVector256Int16(ScalesMinsK4(w + 4));
             accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
             var sc = ms.GetLower().AsByte();
@@ -305,12 +310,12 @@ internal static unsafe class QuantDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q6_K(byte* w, byte* a, int nb)
+    private static float Q6_K(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 210, a += 292)
         {
-            float d = *(float*)a * F16(w + 208);
+            float d = *(float*)a * F16(tab, w + 208);
             byte* q4 = w;
             byte* qh = w + 128;
             sbyte* q8 = (sbyte*)(a + 4);

@@ -79,7 +79,7 @@ public sealed unsafe class QuantMatrix
                 var body = new MatMulBody
                 {
                     W = _data, WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
-                    Act = act, ActRowBytes = actRowBytes, Y = yp, Fused = fused,
+                    Act = act, ActRowBytes = actRowBytes, Y = yp, Fused = fused, F16 = QuantDot.F16Table,
                 };
                 int groups = (Rows + RowGroup - 1) / RowGroup;
                 long work = (long)Rows * Cols * tokens;
@@ -141,7 +141,7 @@ public sealed unsafe class QuantMatrix
         public long WRowBytes, ActRowBytes;
         public GgmlType Type;
         public int Rows, Cols, Tokens;
-        public float* Y;
+        public float* Y, F16;
         public bool Fused;
 
         [ThreadStatic] private static float[]? _rowScratch;
@@ -151,7 +151,7 @@ public sealed unsafe class QuantMatrix
         {
             int r0 = start * RowGroup, r1 = Math.Min(Rows, end * RowGroup);
             if (!Fused) { RunFloat(r0, r1); return; }
-            if (Tokens >= 4 && Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0)
+            if (Tokens >= 8 && Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0)
             {
                 for (int g = r0; g < r1; g += RowGroup) RunTiled(g, Math.Min(r1, g + RowGroup));
                 return;
@@ -163,44 +163,36 @@ public sealed unsafe class QuantMatrix
                 {
                     byte* a = Act + t * ActRowBytes;
                     float* y = Y + (long)t * Rows;
-                    for (int r = g; r < ge; r++) y[r] = QuantDot.Dot(Type, W + r * WRowBytes, a, Cols);
+                    for (int r = g; r < ge; r++) y[r] = QuantDot.Dot(Type, W + r * WRowBytes, a, Cols, F16);
                 }
             }
         }
 
+        /// <summary>Rows [r0, r1) against all tokens, eight tokens per pass over a weight row (the row stays in L1).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        /// <summary>Rows [r0, r1) against all tokens, four tokens and two rows at a time.</summary>
         private readonly void RunTiled(int r0, int r1)
         {
             float* res = stackalloc float[8];
             int nb = Cols / 32;
             int t = 0;
-            for (; t + 4 <= Tokens; t += 4)
+            for (; t + 8 <= Tokens; t += 8)
             {
                 byte* a = Act + t * ActRowBytes;
-                int r = r0;
-                for (; r + 2 <= r1; r += 2)
+                for (int r = r0; r < r1; r++)
                 {
-                    byte* w0 = W + r * WRowBytes;
+                    byte* w = W + r * WRowBytes;
                     switch (Type)
                     {
-                        case GgmlType.Q8_0: QuantTile.Dot2x4<Q8_0Block>(w0, w0 + WRowBytes, a, ActRowBytes, nb, res); break;
-                        case GgmlType.Q4_0: QuantTile.Dot2x4<Q4_0Block>(w0, w0 + WRowBytes, a, ActRowBytes, nb, res); break;
-                        default: QuantTile.Dot2x4<Q5_0Block>(w0, w0 + WRowBytes, a, ActRowBytes, nb, res); break;
+                        case GgmlType.Q8_0: QuantTile.Dot1x8<Q8_0Block>(w, a, ActRowBytes, nb, res, F16); break;
+                        case GgmlType.Q4_0: QuantTile.Dot1x8<Q4_0Block>(w, a, ActRowBytes, nb, res, F16); break;
+                        default: QuantTile.Dot1x8<Q5_0Block>(w, a, ActRowBytes, nb, res, F16); break;
                     }
-                    for (int i = 0; i < 4; i++)
-                    {
-                        Y[(long)(t + i) * Rows + r] = res[i];
-                        Y[(long)(t + i) * Rows + r + 1] = res[4 + i];
-                    }
+                    for (int i = 0; i < 8; i++) Y[(long)(t + i) * Rows + r] = res[i];
                 }
-                for (; r < r1; r++)
-                    for (int i = 0; i < 4; i++)
-                        Y[(long)(t + i) * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, a + i * ActRowBytes, Cols);
             }
             for (; t < Tokens; t++)
                 for (int r = r0; r < r1; r++)
-                    Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols);
+                    Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
         }
 
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>

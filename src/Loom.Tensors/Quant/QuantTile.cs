@@ -42,7 +42,7 @@ internal static unsafe class QuantTile
 {
     /// <summary>out[r * 4 + t] = dot(weight row r, activation row t) for r &lt; 2, t &lt; 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot2x4<TBlock>(byte* w0, byte* w1, byte* a0, long aStride, int nb, float* result) where TBlock : struct, ISignedBlock32
+    public static void Dot2x4<TBlock>(byte* w0, byte* w1, byte* a0, long aStride, int nb, float* result, float* tab) where TBlock : struct, ISignedBlock32
     {
         var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero; var c02 = Vector256<float>.Zero; var c03 = Vector256<float>.Zero;
         var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero; var c12 = Vector256<float>.Zero; var c13 = Vector256<float>.Zero;
@@ -50,30 +50,61 @@ internal static unsafe class QuantTile
         int bb = TBlock.BlockBytes;
         for (int i = 0; i < nb; i++, w0 += bb, w1 += bb, a0 += 34, a1 += 34, a2 += 34, a3 += 34)
         {
-            float dy0 = QuantDot.F16(a0), dy1 = QuantDot.F16(a1), dy2 = QuantDot.F16(a2), dy3 = QuantDot.F16(a3);
-            var y0 = Avx.LoadVector256((sbyte*)(a0 + 2));
-            var y1 = Avx.LoadVector256((sbyte*)(a1 + 2));
-            var y2 = Avx.LoadVector256((sbyte*)(a2 + 2));
-            var y3 = Avx.LoadVector256((sbyte*)(a3 + 2));
-
-            float dw = QuantDot.F16(w0);
+            // Activation rows are re-read from L1 for each weight row rather than held, to keep all 16 ymm registers
+            // for the 8 accumulators and temporaries; scales are broadcast straight from the f16 table.
+            var dw = Vector256.Create(QuantDot.F16(tab, w0));
             var x = TBlock.Codes(w0);
             var ax = Avx2.Abs(x);
-            c00 = Fma.MultiplyAdd(Vector256.Create(dw * dy0), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y0, x))), c00);
-            c01 = Fma.MultiplyAdd(Vector256.Create(dw * dy1), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y1, x))), c01);
-            c02 = Fma.MultiplyAdd(Vector256.Create(dw * dy2), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y2, x))), c02);
-            c03 = Fma.MultiplyAdd(Vector256.Create(dw * dy3), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y3, x))), c03);
+            c00 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a0))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a0 + 2)), x))), c00);
+            c01 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a1))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a1 + 2)), x))), c01);
+            c02 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a2))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a2 + 2)), x))), c02);
+            c03 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a3))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a3 + 2)), x))), c03);
 
-            dw = QuantDot.F16(w1);
+            dw = Vector256.Create(QuantDot.F16(tab, w1));
             x = TBlock.Codes(w1);
             ax = Avx2.Abs(x);
-            c10 = Fma.MultiplyAdd(Vector256.Create(dw * dy0), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y0, x))), c10);
-            c11 = Fma.MultiplyAdd(Vector256.Create(dw * dy1), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y1, x))), c11);
-            c12 = Fma.MultiplyAdd(Vector256.Create(dw * dy2), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y2, x))), c12);
-            c13 = Fma.MultiplyAdd(Vector256.Create(dw * dy3), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(y3, x))), c13);
+            c10 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a0))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a0 + 2)), x))), c10);
+            c11 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a1))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a1 + 2)), x))), c11);
+            c12 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a2))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a2 + 2)), x))), c12);
+            c13 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a3))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a3 + 2)), x))), c13);
         }
         result[0] = Vector256.Sum(c00); result[1] = Vector256.Sum(c01); result[2] = Vector256.Sum(c02); result[3] = Vector256.Sum(c03);
         result[4] = Vector256.Sum(c10); result[5] = Vector256.Sum(c11); result[6] = Vector256.Sum(c12); result[7] = Vector256.Sum(c13);
+    }
+
+    /// <summary>out[t] = dot(weight row, activation row t) for t &lt; 8: each weight block is decoded once for eight tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot1x8<TBlock>(byte* w, byte* a0, long aStride, int nb, float* result, float* tab) where TBlock : struct, ISignedBlock32
+    {
+        var c0 = Vector256<float>.Zero; var c1 = Vector256<float>.Zero; var c2 = Vector256<float>.Zero; var c3 = Vector256<float>.Zero;
+        var c4 = Vector256<float>.Zero; var c5 = Vector256<float>.Zero; var c6 = Vector256<float>.Zero; var c7 = Vector256<float>.Zero;
+        int bb = TBlock.BlockBytes;
+        nint s = (nint)aStride;
+        for (int i = 0; i < nb; i++, w += bb, a0 += 34)
+        {
+            var dw = Vector256.Create(tab[*(ushort*)w]);
+            var x = TBlock.Codes(w);
+            var ax = Avx2.Abs(x);
+            byte* a = a0;
+            c0 = Pair(c0, dw, ax, x, a, tab); a += s;
+            c1 = Pair(c1, dw, ax, x, a, tab); a += s;
+            c2 = Pair(c2, dw, ax, x, a, tab); a += s;
+            c3 = Pair(c3, dw, ax, x, a, tab); a += s;
+            c4 = Pair(c4, dw, ax, x, a, tab); a += s;
+            c5 = Pair(c5, dw, ax, x, a, tab); a += s;
+            c6 = Pair(c6, dw, ax, x, a, tab); a += s;
+            c7 = Pair(c7, dw, ax, x, a, tab);
+        }
+        result[0] = Vector256.Sum(c0); result[1] = Vector256.Sum(c1); result[2] = Vector256.Sum(c2); result[3] = Vector256.Sum(c3);
+        result[4] = Vector256.Sum(c4); result[5] = Vector256.Sum(c5); result[6] = Vector256.Sum(c6); result[7] = Vector256.Sum(c7);
+    }
+
+    /// <summary>acc + (d_w * d_a) * (codes of w . codes of the Q8_0 activation block at a).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pair(Vector256<float> acc, Vector256<float> dw, Vector256<byte> ax, Vector256<sbyte> x, byte* a, float* tab)
+    {
+        var p = Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a + 2)), x));
+        return Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(tab[*(ushort*)a])), Avx.ConvertToVector256Single(p), acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
