@@ -92,7 +92,7 @@ public class QuantOracleTests
         Assert.Equal(f.ActivationQuantized, got);
     }
 
-    public static TheoryData<string> FusedTypes => new() { "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_K", "q5_K", "q6_K" };
+    public static TheoryData<string> FusedTypes => new() { "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K" };
 
     /// <summary>Loom's fused kernel on ggml's weight bytes and ggml's quantized activation equals ggml's vec_dot up to float summation order.</summary>
     [Theory]

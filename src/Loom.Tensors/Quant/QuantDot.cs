@@ -15,7 +15,8 @@ internal static unsafe class QuantDot
 {
     /// <summary>Whether <paramref name="type"/> has an integer AVX2 kernel on this machine.</summary>
     public static bool HasFusedKernel(GgmlType type) => Avx2.IsSupported && Fma.IsSupported && type is
-        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q2_K or GgmlType.Q3_K
+        or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>dot(weight row, activation row) over <paramref name="k"/> elements; the activation is in <see cref="ActivationQuant.DotType"/> of <paramref name="type"/>.</summary>
     public static float Dot(GgmlType type, byte* w, byte* a, int k) => Dot(type, w, a, k, F16Table);
@@ -28,6 +29,8 @@ internal static unsafe class QuantDot
         GgmlType.Q4_1 => Q4_1(w, a, k / 32, tab),
         GgmlType.Q5_0 => Q5_0(w, a, k / 32, tab),
         GgmlType.Q5_1 => Q5_1(w, a, k / 32, tab),
+        GgmlType.Q2_K => Q2_K(w, a, k / 256, tab),
+        GgmlType.Q3_K => Q3_K(w, a, k / 256, tab),
         GgmlType.Q4_K => Q4_K(w, a, k / 256, tab),
         GgmlType.Q5_K => Q5_K(w, a, k / 256, tab),
         GgmlType.Q6_K => Q6_K(w, a, k / 256, tab),
@@ -179,6 +182,112 @@ internal static unsafe class QuantDot
         var q8sums = Avx.LoadVector256((short*)bsums);
         var q8s = Ssse3.HorizontalAdd(q8sums.GetLower(), q8sums.GetUpper());
         return Sse2.MultiplyAddAdjacent(minsAndScales.GetUpper(), q8s);
+    }
+
+    /// <summary>
+    /// Spreads two 16-bit scales over a 32-element group for vpmaddwd: scale 2k of <paramref name="scales"/> (eight int16,
+    /// both halves alike) over the low 128-bit lane (elements 0..15), scale 2k+1 over the high lane (16..31).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> ScalePair(Vector256<byte> scales, int k)
+    {
+        int a = 4 * k, b = 4 * k + 2;
+        var mask = Vector256.Create(Vector128.Create((ushort)(a | ((a + 1) << 8))), Vector128.Create((ushort)(b | ((b + 1) << 8)))).AsByte();
+        return Avx2.Shuffle(scales, mask).AsInt16();
+    }
+
+    /// <summary>128 elements of a Q2_K block: 2-bit codes at shifts 0, 2, 4, 6 of 32 bytes, sixteen-element scales from <paramref name="scales"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q2KHalf(byte* q2, sbyte* q8, Vector256<byte> scales)
+    {
+        var m3 = Vector256.Create((byte)3);
+        var bits = Avx.LoadVector256(q2).AsUInt16();
+        var p0 = Avx2.MultiplyAddAdjacent(Avx2.And(bits.AsByte(), m3), Avx.LoadVector256(q8));
+        var p1 = Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 2).AsByte(), m3), Avx.LoadVector256(q8 + 32));
+        var p2 = Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 4).AsByte(), m3), Avx.LoadVector256(q8 + 64));
+        var p3 = Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 6).AsByte(), m3), Avx.LoadVector256(q8 + 96));
+        var s0 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 0), p0);
+        var s1 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 1), p1);
+        var s2 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 2), p2);
+        var s3 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 3), p3);
+        return Avx2.Add(Avx2.Add(s0, s1), Avx2.Add(s2, s3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Q2_K(byte* w, byte* a, int nb, float* tab)
+    {
+        var acc = Vector256<float>.Zero;
+        var m4 = Vector128.Create((byte)0x0F);
+        for (int i = 0; i < nb; i++, w += 84, a += 292)
+        {
+            float ad = *(float*)a;
+            float d = ad * F16(tab, w + 80);
+            float dmin = -ad * F16(tab, w + 82);
+            var packed = Sse2.LoadVector128(w);  // low nibble: scale, high nibble: min, per 16 elements
+            var mins = Avx2.ConvertToVector256Int16(Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), m4));
+            var prod = Avx2.MultiplyAddAdjacent(mins, Avx.LoadVector256((short*)(a + 260)));
+            acc = Fma.MultiplyAdd(Vector256.Create(dmin), Avx.ConvertToVector256Single(prod), acc);
+            var all = Avx2.ConvertToVector256Int16(Sse2.And(packed, m4)).AsByte();
+            var lo = all.GetLower();
+            var hi = all.GetUpper();
+            sbyte* q8 = (sbyte*)(a + 4);
+            var sumi = Avx2.Add(Q2KHalf(w + 16, q8, Vector256.Create(lo, lo)), Q2KHalf(w + 48, q8 + 128, Vector256.Create(hi, hi)));
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>128 elements of a Q3_K block: 2-bit codes as Q2_K, minus 4 where the hmask bit (bits 4h..4h+3) is clear.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q3KHalf(byte* q3, Vector256<byte> hbits, int firstBit, sbyte* q8, Vector256<byte> scales)
+    {
+        var m3 = Vector256.Create((byte)3);
+        var four = Vector256.Create((byte)4);
+        var bits = Avx.LoadVector256(q3).AsUInt16();
+        var y0 = Avx.LoadVector256(q8);
+        var y1 = Avx.LoadVector256(q8 + 32);
+        var y2 = Avx.LoadVector256(q8 + 64);
+        var y3 = Avx.LoadVector256(q8 + 96);
+        // maddubs needs unsigned codes: multiply the low 2 bits and the "4 if the high bit is clear" part separately.
+        var h0 = Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, Vector256.Create((byte)(1 << firstBit))), Vector256<byte>.Zero), four);
+        var h1 = Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, Vector256.Create((byte)(2 << firstBit))), Vector256<byte>.Zero), four);
+        var h2 = Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, Vector256.Create((byte)(4 << firstBit))), Vector256<byte>.Zero), four);
+        var h3 = Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, Vector256.Create((byte)(8 << firstBit))), Vector256<byte>.Zero), four);
+        var p0 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(Avx2.And(bits.AsByte(), m3), y0), Avx2.MultiplyAddAdjacent(h0, y0));
+        var p1 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 2).AsByte(), m3), y1), Avx2.MultiplyAddAdjacent(h1, y1));
+        var p2 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 4).AsByte(), m3), y2), Avx2.MultiplyAddAdjacent(h2, y2));
+        var p3 = Avx2.Subtract(Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(bits, 6).AsByte(), m3), y3), Avx2.MultiplyAddAdjacent(h3, y3));
+        var s0 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 0), p0);
+        var s1 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 1), p1);
+        var s2 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 2), p2);
+        var s3 = Avx2.MultiplyAddAdjacent(ScalePair(scales, 3), p3);
+        return Avx2.Add(Avx2.Add(s0, s1), Avx2.Add(s2, s3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Q3_K(byte* w, byte* a, int nb, float* tab)
+    {
+        const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i < nb; i++, w += 110, a += 292)
+        {
+            float d = *(float*)a * F16(tab, w + 108);
+            uint a0 = *(uint*)(w + 96), a1 = *(uint*)(w + 100), a2 = *(uint*)(w + 104);
+            var sc = Vector128.Create(
+                (a0 & kmask2) | (((a2 >> 0) & kmask1) << 4),
+                (a1 & kmask2) | (((a2 >> 2) & kmask1) << 4),
+                ((a0 >> 4) & kmask2) | (((a2 >> 4) & kmask1) << 4),
+                ((a1 >> 4) & kmask2) | (((a2 >> 6) & kmask1) << 4)).AsSByte();
+            sc = Sse2.Subtract(sc, Vector128.Create((sbyte)32));
+            var all = Avx2.ConvertToVector256Int16(sc).AsByte();
+            var lo = all.GetLower();
+            var hi = all.GetUpper();
+            var hbits = Avx.LoadVector256(w);
+            sbyte* q8 = (sbyte*)(a + 4);
+            var sumi = Avx2.Add(Q3KHalf(w + 32, hbits, 0, q8, Vector256.Create(lo, lo)), Q3KHalf(w + 64, hbits, 4, q8 + 128, Vector256.Create(hi, hi)));
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
     }
 
     /// <summary>Broadcasts 16-bit scale <paramref name="i"/> (0..7) of <paramref name="scales"/> (both halves hold the eight scales) to all lanes.</summary>

@@ -35,43 +35,11 @@ internal unsafe struct Q5_0Block : ISignedBlock32
 }
 
 /// <summary>
-/// Prompt-processing kernel: 2 weight rows x 4 tokens per pass, so each weight block is decoded once for four
-/// tokens and each activation block is loaded once for two rows. Activations are Q8_0 rows.
+/// Prompt-processing kernel for weights with 32-element signed blocks: one weight row x 8 tokens per pass, so each
+/// weight block is decoded once for eight tokens, with eight accumulators in registers. Activations are Q8_0 rows.
 /// </summary>
 internal static unsafe class QuantTile
 {
-    /// <summary>out[r * 4 + t] = dot(weight row r, activation row t) for r &lt; 2, t &lt; 4.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot2x4<TBlock>(byte* w0, byte* w1, byte* a0, long aStride, int nb, float* result, float* tab) where TBlock : struct, ISignedBlock32
-    {
-        var c00 = Vector256<float>.Zero; var c01 = Vector256<float>.Zero; var c02 = Vector256<float>.Zero; var c03 = Vector256<float>.Zero;
-        var c10 = Vector256<float>.Zero; var c11 = Vector256<float>.Zero; var c12 = Vector256<float>.Zero; var c13 = Vector256<float>.Zero;
-        byte* a1 = a0 + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
-        int bb = TBlock.BlockBytes;
-        for (int i = 0; i < nb; i++, w0 += bb, w1 += bb, a0 += 34, a1 += 34, a2 += 34, a3 += 34)
-        {
-            // Activation rows are re-read from L1 for each weight row rather than held, to keep all 16 ymm registers
-            // for the 8 accumulators and temporaries; scales are broadcast straight from the f16 table.
-            var dw = Vector256.Create(QuantDot.F16(tab, w0));
-            var x = TBlock.Codes(w0);
-            var ax = Avx2.Abs(x);
-            c00 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a0))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a0 + 2)), x))), c00);
-            c01 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a1))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a1 + 2)), x))), c01);
-            c02 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a2))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a2 + 2)), x))), c02);
-            c03 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a3))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a3 + 2)), x))), c03);
-
-            dw = Vector256.Create(QuantDot.F16(tab, w1));
-            x = TBlock.Codes(w1);
-            ax = Avx2.Abs(x);
-            c10 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a0))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a0 + 2)), x))), c10);
-            c11 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a1))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a1 + 2)), x))), c11);
-            c12 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a2))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a2 + 2)), x))), c12);
-            c13 = Fma.MultiplyAdd(Avx.Multiply(dw, Vector256.Create(QuantDot.F16(tab, a3))), Avx.ConvertToVector256Single(Sum4(ax, Avx2.Sign(Avx.LoadVector256((sbyte*)(a3 + 2)), x))), c13);
-        }
-        result[0] = Vector256.Sum(c00); result[1] = Vector256.Sum(c01); result[2] = Vector256.Sum(c02); result[3] = Vector256.Sum(c03);
-        result[4] = Vector256.Sum(c10); result[5] = Vector256.Sum(c11); result[6] = Vector256.Sum(c12); result[7] = Vector256.Sum(c13);
-    }
-
     /// <summary>out[t] = dot(weight row, activation row t) for t &lt; 8: each weight block is decoded once for eight tokens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot1x8<TBlock>(byte* w, byte* a0, long aStride, int nb, float* result, float* tab) where TBlock : struct, ISignedBlock32
