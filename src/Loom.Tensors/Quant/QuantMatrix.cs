@@ -198,6 +198,21 @@ public sealed unsafe class QuantMatrix
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
         private readonly void RunFloat(int r0, int r1)
         {
+            if (Tokens == 1 && FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16 or GgmlType.F32)
+            {
+                float* x = (float*)Act;
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* wr = W + r * WRowBytes;
+                    Y[r] = Type switch
+                    {
+                        GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
+                        GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
+                        _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
+                    };
+                }
+                return;
+            }
             var row = _rowScratch;
             if (row == null || row.Length < Cols) _rowScratch = row = new float[Cols];
             var w = row.AsSpan(0, Cols);
