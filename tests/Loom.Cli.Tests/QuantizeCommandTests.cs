@@ -104,4 +104,16 @@ public class QuantizeCommandTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void BenchQuantRunsASmallShapeAndRejectsBadColumns()
+    {
+        var (code, output) = Run("bench", "quant", "--type", "Q8_0,Q4_K", "--rows", "32", "--cols", "256", "--tokens", "1,9", "--threads", "1", "--quick");
+        Assert.True(code == 0, output);
+        Assert.Contains("Q4_K", output);
+        Assert.Contains("GFLOP/s", output);
+        (code, output) = Run("bench", "quant", "--type", "Q4_K", "--cols", "100");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--cols 100", output);
+    }
 }

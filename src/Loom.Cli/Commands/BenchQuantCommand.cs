@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 
 namespace Loom.Cli.Commands;
 
-/// <summary>`loom bench quant`: GB/s and GFLOP/s of quantized matmuls per ggml type, decode (T=1) and prefill shapes.</summary>
+/// <summary>`loom bench quant`: GB/s and GFLOP/s of quantized matmuls per ggml type, decode (T=1) and prefill shapes, with ggml alongside when its peer program is built.</summary>
 public sealed class BenchQuantCommand : Command<BenchQuantCommand.Settings>
 {
     /// <summary>Options of `loom bench quant`.</summary>
@@ -95,16 +95,19 @@ public sealed class BenchQuantCommand : Command<BenchQuantCommand.Settings>
                 w.WriteNumber("ms", Math.Round(r.Milliseconds, 4));
                 w.WriteNumber("gbytes_per_s", Math.Round(r.GBytesPerSecond, 2));
                 w.WriteNumber("gflops", Math.Round(r.Gflops, 2));
+                if (r.GgmlMilliseconds is { } g) w.WriteNumber("ggml_ms", Math.Round(g, 4));
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteEndObject();
             return 0;
         }
-        var table = new Table().AddColumns("type", "shape", "T", "threads", "ms", "GB/s", "GFLOP/s");
+        var table = new Table().AddColumns("type", "shape", "T", "threads", "ms", "GB/s", "GFLOP/s", "ggml ms", "Loom/ggml speed");
         foreach (var r in results)
             table.AddRow(r.Type.ToString(), $"{r.Rows}x{r.Cols}", r.Tokens.ToString(), r.Threads.ToString(), r.Milliseconds.ToString("F3"),
-                r.GBytesPerSecond.ToString("F1"), r.Gflops.ToString("F1"));
+                r.GBytesPerSecond.ToString("F1"), r.Gflops.ToString("F1"), r.GgmlMilliseconds?.ToString("F3") ?? "-", r.Ratio?.ToString("F2") ?? "-");
+        if (results.All(r => r.GgmlMilliseconds is null))
+            AnsiConsole.MarkupLine("[grey]ggml peer not built: run tools/llamacpp/build_quant_bench.sh to compare with llama.cpp in the same run.[/]");
         AnsiConsole.Write(table);
         return 0;
     }
