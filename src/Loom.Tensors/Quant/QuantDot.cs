@@ -163,7 +163,7 @@ internal static unsafe class QuantDot
 
     /// <summary>Q4_K/Q5_K: the eight 6-bit sub-block scales (bytes 0..7) and mins (bytes 8..15) unpacked from the 12 packed bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> ScalesMinsK4(byte* packed)
+    internal static Vector128<byte> ScalesMinsK4(byte* packed)
     {
         const uint kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
         uint u0 = *(uint*)packed, u1 = *(uint*)(packed + 4), u2 = *(uint*)(packed + 8);
@@ -177,7 +177,7 @@ internal static unsafe class QuantDot
 
     /// <summary>Sum over sub-blocks of min * (sum of the 32 activation codes), from Q8_K's 16-element sums; 4 int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> MinsTimesSums(Vector256<short> minsAndScales, byte* bsums)
+    internal static Vector128<int> MinsTimesSums(Vector256<short> minsAndScales, byte* bsums)
     {
         var q8sums = Avx.LoadVector256((short*)bsums);
         var q8s = Ssse3.HorizontalAdd(q8sums.GetLower(), q8sums.GetUpper());
@@ -292,7 +292,7 @@ internal static unsafe class QuantDot
 
     /// <summary>Broadcasts 16-bit scale <paramref name="i"/> (0..7) of <paramref name="scales"/> (both halves hold the eight scales) to all lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Scale16(Vector256<byte> scales, int i)
+    internal static Vector256<short> Scale16(Vector256<byte> scales, int i)
     {
         byte lo = (byte)(2 * i), hi = (byte)(2 * i + 1);
         var mask = Vector256.Create((ushort)(lo | (hi << 8))).AsByte();
@@ -388,7 +388,7 @@ internal static unsafe class QuantDot
     ];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Q6Scale(Vector128<sbyte> scales, int i)
+    internal static Vector256<short> Q6Scale(Vector128<sbyte> scales, int i)
     {
         var mask = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(Q6ScaleShuffle), (nuint)(16 * i)).AsSByte();
         return Avx2.ConvertToVector256Int16(Ssse3.Shuffle(scales, mask));

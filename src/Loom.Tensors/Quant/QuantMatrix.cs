@@ -156,6 +156,11 @@ public sealed unsafe class QuantMatrix
                 for (int g = r0; g < r1; g += RowGroup) RunTiled(g, Math.Min(r1, g + RowGroup));
                 return;
             }
+            if (Tokens >= 4 && Type is GgmlType.Q4_K or GgmlType.Q6_K)
+            {
+                for (int g = r0; g < r1; g += RowGroup) RunTiledK(g, Math.Min(r1, g + RowGroup));
+                return;
+            }
             for (int g = r0; g < r1; g += RowGroup)
             {
                 int ge = Math.Min(r1, g + RowGroup);
@@ -188,6 +193,29 @@ public sealed unsafe class QuantMatrix
                         default: QuantTile.Dot1x8<Q5_0Block>(w, a, ActRowBytes, nb, res, F16); break;
                     }
                     for (int i = 0; i < 8; i++) Y[(long)(t + i) * Rows + r] = res[i];
+                }
+            }
+            for (; t < Tokens; t++)
+                for (int r = r0; r < r1; r++)
+                    Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
+        }
+
+        /// <summary>Q4_K / Q6_K rows [r0, r1) against all tokens, four tokens per pass over a weight row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunTiledK(int r0, int r1)
+        {
+            float* res = stackalloc float[4];
+            int nb = Cols / 256;
+            int t = 0;
+            for (; t + 4 <= Tokens; t += 4)
+            {
+                byte* a = Act + t * ActRowBytes;
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* w = W + r * WRowBytes;
+                    if (Type == GgmlType.Q4_K) QuantTileK.Q4K1x4(w, a, (nint)ActRowBytes, nb, res, F16);
+                    else QuantTileK.Q6K1x4(w, a, (nint)ActRowBytes, nb, res, F16);
+                    for (int i = 0; i < 4; i++) Y[(long)(t + i) * Rows + r] = res[i];
                 }
             }
             for (; t < Tokens; t++)
