@@ -65,6 +65,15 @@ public sealed unsafe class QuantMatrix
         if (x.Length < (long)tokens * Cols) throw new ArgumentException($"x has {x.Length} elements, fewer than ({tokens}, {Cols})");
         if (y.Length < (long)tokens * Rows) throw new ArgumentException($"y has {y.Length} elements, fewer than ({tokens}, {Rows})");
         if (tokens == 0) return;
+        if (Type == GgmlType.F32 && tokens > 1)
+        {
+            // Plain f32 weights: the blocked SGEMM, y (T, N) = x (T, K) . W^T with W (N, K) row-major.
+            fixed (float* xp = x)
+            fixed (float* yp = y)
+                Kernels.Gemm.Sgemm(false, true, tokens, Rows, Cols, 1f, xp, Cols, (float*)_data, Cols, 0f, yp, Rows);
+            GC.KeepAlive(_owner);
+            return;
+        }
         bool fused = QuantDot.HasFusedKernel(Type);
         GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
         long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
