@@ -22,6 +22,7 @@ public class GgufTokenizerTests
 
     private static GgufVocab VocabOf(string name)
     {
+        if (name.Split('@') is [var baseName, var pre]) return VocabOf(baseName) with { Pre = pre };
         string dir = Path.Combine(Fixtures.RepoRoot, "data", "tokenizers");
         return name switch
         {
@@ -89,6 +90,17 @@ public class GgufTokenizerTests
     [InlineData("deepseek_v3")]
     [InlineData("llama2")]
     [InlineData("gemma3")]
+    [InlineData("gpt2@default")]
+    [InlineData("gpt2@smollm")]
+    [InlineData("gpt2@falcon")]
+    [InlineData("gpt2@deepseek-coder")]
+    [InlineData("gpt2@deepseek-v3")]
+    [InlineData("gpt2@bloom")]
+    [InlineData("gpt2@viking")]
+    [InlineData("gpt2@chatglm-bpe")]
+    [InlineData("llama3@qwen2")]
+    [InlineData("qwen3@llama-bpe")]
+    [InlineData("qwen3@deepseek-v3")]
     public void EncodesTheSampleAsLlamaCppDoes(string name) => CheckSample(Load(name), Fixture(name), name);
 
     [Theory]

@@ -29,6 +29,21 @@ for name in gpt2 llama3 llama3_1 qwen3 deepseek_v3 llama2 gemma3; do
   tools/llamacpp/build/tokenize_oracle "$bins" "$gguf" "$sample" 2>/dev/null > tests/fixtures/tokenizers/gguf/$name.json
   echo "recorded tests/fixtures/tokenizers/gguf/$name.json"
 done
+# The same vocabularies under other pre-tokenizer names exercise each llama.cpp regex list on the sample.
+# (Not tekken: the prebuilt libllama's tekken regex differs from the one in the bundled source, which Loom follows.)
+for variant in gpt2@default gpt2@smollm gpt2@falcon gpt2@deepseek-coder gpt2@deepseek-v3 gpt2@bloom gpt2@viking gpt2@chatglm-bpe \
+               llama3@qwen2 qwen3@llama-bpe qwen3@deepseek-v3; do
+  name=${variant%@*}; pre=${variant#*@}
+  case "$name" in
+    gpt2) src=data/tokenizers/gpt2.tokenizer.json.gz; cfg=() ;;
+    llama3) src=data/tokenizers/llama3.tokenizer.json.gz; cfg=(--config data/tokenizers/llama3/tokenizer_config.json) ;;
+    *) src=data/tokenizers/$name; cfg=() ;;
+  esac
+  gguf=tools/llamacpp/build/vocab/$name@$pre.gguf
+  loom tokenizer gguf --tokenizer "$src" "${cfg[@]}" --pre "$pre" --out "$gguf"
+  tools/llamacpp/build/tokenize_oracle "$bins" "$gguf" "$sample" 2>/dev/null > "tests/fixtures/tokenizers/gguf/$name@$pre.json"
+  echo "recorded tests/fixtures/tokenizers/gguf/$name@$pre.json"
+done
 for v in llama-spm; do
   m=tools/llamacpp/src/models/ggml-vocab-$v.gguf
   tools/llamacpp/build/tokenize_oracle "$bins" "$m" "$m.inp" --cases 2>/dev/null > tests/fixtures/tokenizers/gguf/llamacpp-$v.json

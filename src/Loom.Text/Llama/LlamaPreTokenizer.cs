@@ -72,10 +72,6 @@ public sealed class LlamaPreTokenizer
                 return [Llama3];
             case "dbrx" or "smaug-bpe" or "glm4" or "chatglm-bpe":
                 return [Llama3];
-            case "tekken":
-                ignoreMerges = true;
-                defaultAddBos = true;
-                return [@"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"];
             case "deepseek-v3" or "hunyuan-dense" or "joyai-llm" or "hy_v4":
                 return [@"\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+",
                     "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"];
