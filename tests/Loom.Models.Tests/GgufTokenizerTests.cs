@@ -45,12 +45,12 @@ public class GgufTokenizerTests
         finally { File.Delete(path); }
     });
 
-    private static LlamaTokenizer LoadLlamaCppSpm() => Cache.GetOrAdd("llamacpp-llama-spm", _ =>
+    private static LlamaTokenizer LoadLlamaCpp(string vocab) => Cache.GetOrAdd("llamacpp-" + vocab, _ =>
     {
-        string path = Path.Combine(Path.GetTempPath(), $"loom-ggml-vocab-llama-spm-{Environment.ProcessId}.gguf");
+        string path = Path.Combine(Path.GetTempPath(), $"loom-ggml-vocab-{vocab}-{Environment.ProcessId}.gguf");
         try
         {
-            using (var gz = new GZipStream(File.OpenRead(Fixtures.PathOf("tokenizers/gguf/ggml-vocab-llama-spm.gguf.gz")), CompressionMode.Decompress))
+            using (var gz = new GZipStream(File.OpenRead(Fixtures.PathOf($"tokenizers/gguf/ggml-vocab-{vocab}.gguf.gz")), CompressionMode.Decompress))
             using (var o = File.Create(path)) gz.CopyTo(o);
             using var f = GgufFile.Open(path);
             return GgufTokenizer.Load(f);
@@ -132,18 +132,20 @@ public class GgufTokenizerTests
         Assert.Equal(tok.Vocab.AddSpacePrefix ?? true ? " " + text : text, decoded);
     }
 
-    [Fact]
-    public void LlamaCppsOwnLlamaSpmVocabMatchesItsTestCases()
+    [Theory]
+    [InlineData("llama-spm")]
+    [InlineData("phi-3")]
+    public void LlamaCppsOwnVocabFilesMatchTheirTestCases(string vocab)
     {
-        var tok = LoadLlamaCppSpm();
-        string raw = File.ReadAllText(Fixtures.PathOf("tokenizers/gguf/ggml-vocab-llama-spm.gguf.inp"), Encoding.UTF8);
+        var tok = LoadLlamaCpp(vocab);
+        string raw = File.ReadAllText(Fixtures.PathOf($"tokenizers/gguf/ggml-vocab-{vocab}.gguf.inp"), Encoding.UTF8);
         var cases = raw.Split("\n__ggml_vocab_test__\n").ToList();
         if (cases[^1].Length == 0) cases.RemoveAt(cases.Count - 1);
-        var expected = Fixture("llamacpp-llama-spm").GetProperty("cases").EnumerateArray().Select(Ids).ToArray();
+        var expected = Fixture("llamacpp-" + vocab).GetProperty("cases").EnumerateArray().Select(Ids).ToArray();
         Assert.Equal(expected.Length, cases.Count);
         for (int i = 0; i < cases.Count; i++)
             AssertSameIds(expected[i], tok.Encode(cases[i], addSpecial: false, parseSpecial: false), $"case {i} {JsonSerializer.Serialize(cases[i])}");
-        CheckSample(tok, Fixture("llamacpp-llama-spm-sample"), "ggml-vocab-llama-spm");
+        CheckSample(tok, Fixture($"llamacpp-{vocab}-sample"), "ggml-vocab-" + vocab);
     }
 
     [Fact]

@@ -3,7 +3,8 @@
 #  (a) `loom tokenizer gguf` writes a vocab-only GGUF from each data/tokenizers/<name> (as convert_hf_to_gguf.py would),
 #  (b) tools/llamacpp/tokenize_oracle.c runs llama_tokenize on it (add_special=true, parse_special=true and false),
 #  (c) the ids and pieces go to tests/fixtures/tokenizers/gguf/<name>.json.
-# It also records llama.cpp's own ggml-vocab-llama-spm.gguf (Llama 2's real SentencePiece vocabulary with its scores) on its
+# It also records llama.cpp's own ggml-vocab-llama-spm.gguf (Llama 2's real SentencePiece vocabulary with its scores) and
+# ggml-vocab-phi-3.gguf (SentencePiece with Phi-3's special-token strip rules) on their
 # .inp cases and on the sample (the GGUF is copied gzip'd, it is small).
 # Tests (tests/Loom.Models.Tests/GgufTokenizerTests.cs) rebuild the same vocabularies and compare; they need no llama.cpp.
 set -euo pipefail
@@ -44,7 +45,7 @@ for variant in gpt2@default gpt2@smollm gpt2@falcon gpt2@deepseek-coder gpt2@dee
   tools/llamacpp/build/tokenize_oracle "$bins" "$gguf" "$sample" 2>/dev/null > "tests/fixtures/tokenizers/gguf/$name@$pre.json"
   echo "recorded tests/fixtures/tokenizers/gguf/$name@$pre.json"
 done
-for v in llama-spm; do
+for v in llama-spm phi-3; do
   m=tools/llamacpp/src/models/ggml-vocab-$v.gguf
   tools/llamacpp/build/tokenize_oracle "$bins" "$m" "$m.inp" --cases 2>/dev/null > tests/fixtures/tokenizers/gguf/llamacpp-$v.json
   tools/llamacpp/build/tokenize_oracle "$bins" "$m" "$sample" 2>/dev/null > tests/fixtures/tokenizers/gguf/llamacpp-$v-sample.json

@@ -63,6 +63,8 @@ public static class GgufTokenizer
             AddEos = ReadBool(file, "tokenizer.ggml.add_eos_token"),
             AddSpacePrefix = ReadBool(file, "tokenizer.ggml.add_space_prefix"),
             ChatTemplate = ReadString(file, "tokenizer.chat_template"),
+            ModelName = ReadString(file, "general.name"),
+            Architecture = ReadString(file, "general.architecture"),
         };
     }
 

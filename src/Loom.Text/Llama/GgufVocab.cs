@@ -77,6 +77,12 @@ public sealed record GgufVocab
     /// <summary><c>tokenizer.chat_template</c>, if the tokenizer has one.</summary>
     public string? ChatTemplate { get; init; }
 
+    /// <summary><c>general.name</c> of the file: llama.cpp gives some models' special tokens strip rules by name (Phi-3).</summary>
+    public string? ModelName { get; init; }
+
+    /// <summary><c>general.architecture</c> of the file (also consulted for strip rules).</summary>
+    public string? Architecture { get; init; }
+
     /// <summary>Number of tokens.</summary>
     public int Count => Tokens.Length;
 

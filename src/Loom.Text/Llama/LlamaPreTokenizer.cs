@@ -28,6 +28,9 @@ public sealed class LlamaPreTokenizer
     /// <summary>The Qwen 2 regex as llama.cpp adapts it.</summary>
     public const string Qwen2 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+    /// <summary>The Qwen 3.5 regex as llama.cpp adapts it (letters with combining marks).</summary>
+    public const string Qwen35 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
     private readonly Step[] _steps;
 
     /// <summary>Compiles the regex list (the llama.cpp list for a <c>tokenizer.ggml.pre</c> name comes from <see cref="RegexesFor"/>).</summary>
@@ -86,6 +89,8 @@ public sealed class LlamaPreTokenizer
                 return [Gpt2];
             case "qwen2" or "deepseek-r1-qwen" or "kormo" or "f2llmv2" or "megrez" or "stablelm2" or "hunyuan":
                 return [Qwen2];
+            case "qwen35":
+                return [Qwen35];
             case "poro-chat" or "bloom" or "gpt3-finnish":
                 return [" ?[^(\\s|.,!?…。，、।۔،)]+"];
             case "viking":
@@ -105,8 +110,9 @@ public sealed class LlamaPreTokenizer
             offsets = step.Kind switch
             {
                 StepKind.Gpt2 => SplitGpt2(cpts, offsets),
-                StepKind.Llama3 => SplitLlama3(cpts, offsets, groupDigits: true),
-                StepKind.Qwen2 => SplitLlama3(cpts, offsets, groupDigits: false),
+                StepKind.Llama3 => SplitLlama3(cpts, offsets, groupDigits: true, FlagLetter),
+                StepKind.Qwen2 => SplitLlama3(cpts, offsets, groupDigits: false, FlagLetter),
+                StepKind.Qwen35 => SplitLlama3(cpts, offsets, groupDigits: false, (ushort)(FlagLetter | FlagAccent)),
                 StepKind.Collapsed => SplitRegex(collapsed ??= Collapse(cpts), step.Regex!, offsets),
                 _ => SplitRegex(wide ??= Widen(cpts), step.Regex!, offsets),
             };
@@ -114,7 +120,7 @@ public sealed class LlamaPreTokenizer
         return offsets;
     }
 
-    private enum StepKind { Gpt2, Llama3, Qwen2, Collapsed, Wide }
+    private enum StepKind { Gpt2, Llama3, Qwen2, Qwen35, Collapsed, Wide }
 
     private sealed record Step(StepKind Kind, Regex? Regex);
 
@@ -144,6 +150,7 @@ public sealed class LlamaPreTokenizer
         if (regex == Gpt2) return new Step(StepKind.Gpt2, null);
         if (regex == Llama3 || regex == Llama3Original) return new Step(StepKind.Llama3, null);
         if (regex == Qwen2) return new Step(StepKind.Qwen2, null);
+        if (regex == Qwen35) return new Step(StepKind.Qwen35, null);
         bool collapsed = Categories.Any(c => regex.Contains(c.Name, StringComparison.Ordinal));
         if (!collapsed)
         {
@@ -300,7 +307,7 @@ public sealed class LlamaPreTokenizer
 
     private static uint ToLowerAscii(uint c) => c is >= 'A' and <= 'Z' ? c + 32 : c;
 
-    private static List<int> SplitLlama3(uint[] cpts, List<int> offsets, bool groupDigits)
+    private static List<int> SplitLlama3(uint[] cpts, List<int> offsets, bool groupDigits, ushort letters)
     {
         var result = new List<int>(offsets.Count);
         int start = 0;
@@ -335,10 +342,10 @@ public sealed class LlamaPreTokenizer
                 // [^\r\n\p{L}\p{N}]?\p{L}+
                 if (!(cpt == '\r' || cpt == '\n' || (flags & FlagNumber) != 0))
                 {
-                    if ((flags & FlagLetter) != 0 || (Fl(pos + 1) & FlagLetter) != 0)
+                    if ((flags & letters) != 0 || (Fl(pos + 1) & letters) != 0)
                     {
                         pos++;
-                        while ((Fl(pos) & FlagLetter) != 0) pos++;
+                        while ((Fl(pos) & letters) != 0) pos++;
                         Add(pos);
                         continue;
                     }
@@ -360,10 +367,11 @@ public sealed class LlamaPreTokenizer
                 }
                 // <space>?[^\s\p{L}\p{N}]+[\r\n]*
                 ushort f2 = cpt == ' ' ? Fl(pos + 1) : flags;
-                if ((f2 & (FlagWhitespace | FlagLetter | FlagNumber)) == 0 && flags != 0)
+                ushort notOther = (ushort)(FlagWhitespace | FlagNumber | letters);
+                if ((f2 & notOther) == 0 && flags != 0)
                 {
                     if (cpt == ' ') pos++;
-                    while (IsOther(f2)) f2 = Fl(++pos);
+                    while ((f2 & notOther) == 0 && f2 != 0) f2 = Fl(++pos);
                     uint c2 = Cpt(pos);
                     while (c2 == '\r' || c2 == '\n') c2 = Cpt(++pos);
                     Add(pos);

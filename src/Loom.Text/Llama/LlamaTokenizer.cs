@@ -11,7 +11,7 @@ public sealed class LlamaTokenizer : ITokenizer
 {
     // llama_token_attr bits.
     private const int AttrUnknown = 1 << 1, AttrUnused = 1 << 2, AttrNormal = 1 << 3, AttrControl = 1 << 4,
-        AttrUserDefined = 1 << 5, AttrByte = 1 << 6;
+        AttrUserDefined = 1 << 5, AttrByte = 1 << 6, AttrLStrip = 1 << 8, AttrRStrip = 1 << 9;
 
     private readonly string[] _text;
     private readonly byte[][] _utf8;
@@ -110,6 +110,7 @@ public sealed class LlamaTokenizer : ITokenizer
         _specialCache = Enumerable.Range(0, n)
             .Where(i => (_attr[i] & (AttrControl | AttrUserDefined | AttrUnknown)) != 0)
             .OrderByDescending(i => _utf8[i].Length).ThenBy(i => i).ToArray();
+        ApplyStripRules(vocab);
         _pieces = new byte[n][];
         for (int i = 0; i < n; i++) _pieces[i] = BuildPiece(i);
     }
@@ -221,16 +222,20 @@ public sealed class LlamaTokenizer : ITokenizer
                 if (at < 0) continue;
                 var parts = new List<Fragment>();
                 int offset = f.Offset, length = f.Length;
+                bool lstrip = (_attr[id] & AttrLStrip) != 0, rstrip = (_attr[id] & AttrRStrip) != 0;
                 while (true)
                 {
                     at = text.Slice(offset, length).IndexOf(needle);
-                    if (at < 0) { parts.Add(new Fragment(-1, offset, length)); break; }
-                    if (at > 0) parts.Add(new Fragment(-1, offset, at));
+                    if (at < 0) { if (length > 0) parts.Add(new Fragment(-1, offset, length)); break; }
+                    int left = at;
+                    if (lstrip) while (left > 0 && IsCSpace(text[offset + left - 1])) left--;
+                    if (left > 0) parts.Add(new Fragment(-1, offset, left));
                     parts.Add(new Fragment(id, 0, 0));
                     int rest = length - at - needle.Length;
                     if (rest <= 0) break;
                     offset += at + needle.Length;
                     length = rest;
+                    if (rstrip) while (length > 0 && IsCSpace(text[offset])) { offset++; length--; }
                 }
                 buffer.RemoveAt(k);
                 buffer.InsertRange(k, parts);
@@ -239,6 +244,8 @@ public sealed class LlamaTokenizer : ITokenizer
         }
         return buffer;
     }
+
+    private static bool IsCSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\n' or 0x0B or 0x0C or (byte)'\r';
 
     // llama_escape_whitespace, with the SentencePiece space prefix.
     private static byte[] EscapeWhitespace(ReadOnlySpan<byte> raw, bool prefix)
@@ -440,6 +447,26 @@ public sealed class LlamaTokenizer : ITokenizer
             return g;
         }
         return fallback;
+    }
+
+    // llama.cpp sets strip attributes on some models' special tokens by name (they are not in GGUF).
+    private void ApplyStripRules(GgufVocab vocab)
+    {
+        string name = (vocab.ModelName ?? "").ToLowerInvariant(), pre = vocab.Pre ?? "", arch = vocab.Architecture ?? "";
+        void Set(string text, int attr, bool on)
+        {
+            if (!_ids.TryGetValue(text, out int id)) return;
+            _attr[id] = on ? _attr[id] | attr : _attr[id] & ~attr;
+        }
+        if (new[] { "jina-v2-de", "jina-v2-es", "jina-v2-code" }.Any(pre.Contains) || new[] { "nomic-bert-moe", "jina-bert-v3" }.Any(arch.Contains))
+            Set("<mask>", AttrLStrip, true);
+        else if (name.Contains("phi-3") || name.Contains("phi3"))
+        {
+            foreach (int id in _specialCache) _attr[id] |= AttrRStrip;
+            Set("</s>", AttrRStrip, true);
+            foreach (var t in new[] { "<unk>", "<s>", "<|endoftext|>" }) Set(t, AttrRStrip, false);
+        }
+        else if (name.Contains("modern-bert")) Set("[MASK]", AttrLStrip, true);
     }
 
     private static readonly string[] EotTexts = ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
