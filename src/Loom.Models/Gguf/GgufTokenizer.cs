@@ -125,6 +125,20 @@ public static class GgufTokenizer
         catch (System.Text.Json.JsonException e) { throw new ModelFileException(tokenizerPath, "malformed JSON: " + e.Message); }
     }
 
+    /// <summary>
+    /// Writes the vocabulary as a Hugging Face tokenizer.json (and, when <paramref name="configPath"/> is given, a
+    /// tokenizer_config.json with the special tokens and chat template), atomically; for GGUF -> Hugging Face conversion.
+    /// </summary>
+    public static void ToTokenizerJson(GgufVocab vocab, string path, string? configPath = null)
+    {
+        try
+        {
+            AtomicFile.Write(path, s => GgufVocabJson.WriteTokenizerJson(vocab, s));
+            if (configPath != null) AtomicFile.Write(configPath, s => GgufVocabJson.WriteTokenizerConfig(vocab, s));
+        }
+        catch (TokenizerFormatException e) { throw new ModelFileException(path, e.Message); }
+    }
+
     private static string ReadText(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");

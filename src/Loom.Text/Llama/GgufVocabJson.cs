@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Loom.Text;
@@ -153,6 +154,241 @@ public static class GgufVocabJson
             BosId = IdOf(bosText), EosId = IdOf(eosText), UnkId = IdOf(unkText), PadId = IdOf(padText), SepId = IdOf(sepText),
             AddBos = addBos, AddEos = addEos, ChatTemplate = template,
         };
+    }
+
+    /// <summary>
+    /// Writes a Hugging Face tokenizer.json for the vocabulary (the inverse of <see cref="FromTokenizerJson"/>): byte-level
+    /// BPE with the pre-tokenizer regexes of its pre name, or, for SentencePiece, byte-fallback BPE whose merges are
+    /// rebuilt from the scores (every split of a token into two tokens, highest-scoring result first).
+    /// </summary>
+    public static void WriteTokenizerJson(GgufVocab vocab, Stream stream)
+    {
+        bool spm = vocab.Model == "llama";
+        if (!spm && vocab.Model != "gpt2") throw Fail("model", $"'{vocab.Model}' cannot be written (expected gpt2 or llama)");
+        string[]? regexes = spm ? [] : HfRegexesFor(vocab.Pre) ?? throw Fail("pre_tokenizer", $"pre-tokenizer '{vocab.Pre}' has no tokenizer.json form here");
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        w.WriteString("version", "1.0");
+        w.WriteNull("truncation");
+        w.WriteNull("padding");
+        w.WriteStartArray("added_tokens");
+        for (int i = 0; i < vocab.Count; i++)
+        {
+            var type = vocab.TypeOf(i);
+            if (type is not (GgufTokenType.Control or GgufTokenType.UserDefined or GgufTokenType.Unknown)) continue;
+            w.WriteStartObject();
+            w.WriteNumber("id", i);
+            w.WriteString("content", vocab.Tokens[i]);
+            w.WriteBoolean("single_word", false);
+            w.WriteBoolean("lstrip", false);
+            w.WriteBoolean("rstrip", false);
+            w.WriteBoolean("normalized", type == GgufTokenType.UserDefined);
+            w.WriteBoolean("special", type != GgufTokenType.UserDefined);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+
+        bool prefix = vocab.AddSpacePrefix ?? true;
+        w.WritePropertyName("normalizer");
+        if (spm)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Sequence");
+            w.WriteStartArray("normalizers");
+            if (prefix) { w.WriteStartObject(); w.WriteString("type", "Prepend"); w.WriteString("prepend", "\u2581"); w.WriteEndObject(); }
+            WriteReplace(w, " ", "\u2581");
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        else w.WriteNullValue();
+
+        w.WritePropertyName("pre_tokenizer");
+        if (spm) w.WriteNullValue();
+        else
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "Sequence");
+            w.WriteStartArray("pretokenizers");
+            bool byteLevelRegex = regexes.Length > 0 && regexes[^1] == Gpt2Hf;
+            foreach (var r in byteLevelRegex ? regexes[..^1] : regexes)
+            {
+                w.WriteStartObject();
+                if (r == "<digits>") { w.WriteString("type", "Digits"); w.WriteBoolean("individual_digits", true); }
+                else
+                {
+                    w.WriteString("type", "Split");
+                    w.WriteStartObject("pattern");
+                    w.WriteString("Regex", r);
+                    w.WriteEndObject();
+                    w.WriteString("behavior", "Isolated");
+                    w.WriteBoolean("invert", false);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteStartObject();
+            w.WriteString("type", "ByteLevel");
+            w.WriteBoolean("add_prefix_space", false);
+            w.WriteBoolean("trim_offsets", true);
+            w.WriteBoolean("use_regex", byteLevelRegex);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WritePropertyName("post_processor");
+        bool bos = vocab.AddBos == true && vocab.BosId != null, eos = vocab.AddEos == true && vocab.EosId != null;
+        if (!bos && !eos) w.WriteNullValue();
+        else
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "TemplateProcessing");
+            foreach (var (key, seqs) in new[] { ("single", new[] { "A" }), ("pair", new[] { "A", "B" }) })
+            {
+                w.WriteStartArray(key);
+                for (int k = 0; k < seqs.Length; k++)
+                {
+                    if (bos) Special(vocab.Tokens[vocab.BosId!.Value], k);
+                    w.WriteStartObject();
+                    w.WriteStartObject("Sequence");
+                    w.WriteString("id", seqs[k]);
+                    w.WriteNumber("type_id", k);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                    if (eos) Special(vocab.Tokens[vocab.EosId!.Value], k);
+                }
+                w.WriteEndArray();
+            }
+            w.WriteStartObject("special_tokens");
+            foreach (int id in new[] { bos ? vocab.BosId : null, eos ? vocab.EosId : null }.OfType<int>().Distinct())
+            {
+                w.WriteStartObject(vocab.Tokens[id]);
+                w.WriteString("id", vocab.Tokens[id]);
+                w.WriteStartArray("ids");
+                w.WriteNumberValue(id);
+                w.WriteEndArray();
+                w.WriteStartArray("tokens");
+                w.WriteStringValue(vocab.Tokens[id]);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        w.WritePropertyName("decoder");
+        w.WriteStartObject();
+        if (spm)
+        {
+            w.WriteString("type", "Sequence");
+            w.WriteStartArray("decoders");
+            WriteReplace(w, "\u2581", " ");
+            w.WriteStartObject(); w.WriteString("type", "ByteFallback"); w.WriteEndObject();
+            w.WriteStartObject(); w.WriteString("type", "Fuse"); w.WriteEndObject();
+            if (prefix) { w.WriteStartObject(); w.WriteString("type", "Strip"); w.WriteString("content", " "); w.WriteNumber("start", 1); w.WriteNumber("stop", 0); w.WriteEndObject(); }
+            w.WriteEndArray();
+        }
+        else
+        {
+            w.WriteString("type", "ByteLevel");
+            w.WriteBoolean("add_prefix_space", true);
+            w.WriteBoolean("trim_offsets", true);
+            w.WriteBoolean("use_regex", true);
+        }
+        w.WriteEndObject();
+
+        w.WriteStartObject("model");
+        w.WriteString("type", "BPE");
+        w.WriteNull("dropout");
+        if (spm && vocab.UnkId is int unk) w.WriteString("unk_token", vocab.Tokens[unk]); else w.WriteNull("unk_token");
+        w.WriteNull("continuing_subword_prefix");
+        w.WriteNull("end_of_word_suffix");
+        w.WriteBoolean("fuse_unk", spm);
+        w.WriteBoolean("byte_fallback", spm);
+        w.WriteBoolean("ignore_merges", !spm && vocab.Pre is "llama-bpe" or "llama3" or "llama-v3");
+        w.WriteStartObject("vocab");
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < vocab.Count; i++)
+        {
+            if (vocab.TypeOf(i) == GgufTokenType.Unused && vocab.Tokens[i] == $"[PAD{i}]") continue;
+            if (written.Add(vocab.Tokens[i])) w.WriteNumber(vocab.Tokens[i], i);
+        }
+        w.WriteEndObject();
+        w.WriteStartArray("merges");
+        foreach (var (a, b) in spm ? MergesFromScores(vocab) : vocab.Merges.Select(SplitMerge))
+        {
+            w.WriteStartArray();
+            w.WriteStringValue(a);
+            w.WriteStringValue(b);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndObject();
+
+        void Special(string token, int typeId)
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("SpecialToken");
+            w.WriteString("id", token);
+            w.WriteNumber("type_id", typeId);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+    }
+
+    /// <summary>Writes a tokenizer_config.json with the special tokens, add_bos/add_eos and the chat template.</summary>
+    public static void WriteTokenizerConfig(GgufVocab vocab, Stream stream)
+    {
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        if (vocab.AddBos is bool ab) w.WriteBoolean("add_bos_token", ab);
+        if (vocab.AddEos is bool ae) w.WriteBoolean("add_eos_token", ae);
+        foreach (var (key, id) in new[] { ("bos_token", vocab.BosId), ("eos_token", vocab.EosId), ("unk_token", vocab.UnkId), ("pad_token", vocab.PadId), ("sep_token", vocab.SepId) })
+            if (id is int v) w.WriteString(key, vocab.Tokens[v]);
+        w.WriteBoolean("clean_up_tokenization_spaces", false);
+        if (vocab.ChatTemplate != null) w.WriteString("chat_template", vocab.ChatTemplate);
+        w.WriteString("tokenizer_class", vocab.Model == "llama" ? "LlamaTokenizer" : "PreTrainedTokenizerFast");
+        w.WriteEndObject();
+    }
+
+    private static (string, string) SplitMerge(string m, int r)
+    {
+        int sp = m.Length > 1 ? m.IndexOf(' ', 1) : -1;
+        if (sp < 0) throw Fail($"merges[{r}]", $"'{m}' is not 'left right'");
+        return (m[..sp], m[(sp + 1)..]);
+    }
+
+    private static void WriteReplace(Utf8JsonWriter w, string from, string to)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "Replace");
+        w.WriteStartObject("pattern");
+        w.WriteString("String", from);
+        w.WriteEndObject();
+        w.WriteString("content", to);
+        w.WriteEndObject();
+    }
+
+    // SentencePiece merges: every way to split a normal token into two tokens, ordered by the token's score (then ids).
+    private static List<(string, string)> MergesFromScores(GgufVocab vocab)
+    {
+        var ids = new Dictionary<string, int>(vocab.Count, StringComparer.Ordinal);
+        for (int i = 0; i < vocab.Count; i++) ids.TryAdd(vocab.Tokens[i], i);
+        var found = new List<(float Score, int Left, int Right, int Id)>();
+        for (int i = 0; i < vocab.Count; i++)
+        {
+            if (vocab.TypeOf(i) != GgufTokenType.Normal) continue;
+            string t = vocab.Tokens[i];
+            for (int k = 1; k < t.Length; k++)
+            {
+                if (char.IsLowSurrogate(t[k])) continue;
+                if (ids.TryGetValue(t[..k], out int l) && ids.TryGetValue(t[k..], out int r)
+                    && vocab.TypeOf(l) == GgufTokenType.Normal && vocab.TypeOf(r) == GgufTokenType.Normal)
+                    found.Add((vocab.Scores?[i] ?? 0f, l, r, i));
+            }
+        }
+        found.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Id != b.Id ? a.Id.CompareTo(b.Id) : a.Left != b.Left ? a.Left.CompareTo(b.Left) : a.Right.CompareTo(b.Right));
+        return found.Select(f => (vocab.Tokens[f.Left], vocab.Tokens[f.Right])).ToList();
     }
 
     // gguf-py writes a space inside a merge part as U+0120 so that "left right" still splits.
