@@ -19,7 +19,11 @@ public sealed class LlamaTokenizer : ITokenizer
     private readonly int[] _attr;
     private readonly Dictionary<string, int> _ids;
     private readonly Dictionary<byte[], int>.AlternateLookup<ReadOnlySpan<byte>> _idsByBytes;
-    private readonly Dictionary<(string, string), int> _ranks = [];
+    private readonly Dictionary<string, int> _ranks = new(StringComparer.Ordinal);     // "left right" -> rank
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _rankLookup;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _idLookup;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _wordCache = new(StringComparer.Ordinal);
+    private const int MaxCachedWords = 1 << 16;
     private readonly int[] _specialCache;           // ids matched verbatim in text, longest text first
     private readonly byte[][] _pieces;              // token_to_piece(id, special: true)
     private readonly LlamaPreTokenizer? _pre;
@@ -81,6 +85,8 @@ public sealed class LlamaTokenizer : ITokenizer
             };
         }
         _idsByBytes = byBytes.GetAlternateLookup<ReadOnlySpan<byte>>();
+        _idLookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+        _rankLookup = _ranks.GetAlternateLookup<ReadOnlySpan<char>>();
 
         if (!_spm)
         {
@@ -88,9 +94,11 @@ public sealed class LlamaTokenizer : ITokenizer
             {
                 string m = vocab.Merges[r] ?? throw Fail("tokenizer.ggml.merges", $"entry {r} is null");
                 int sp = m.Length > 1 ? m.IndexOf(' ', 1) : -1;
-                if (sp < 0 || !_ids.ContainsKey(m[..sp]) || !_ids.ContainsKey(m[(sp + 1)..]))
+                if (sp < 0 || !_idLookup.ContainsKey(m.AsSpan(0, sp)) || !_idLookup.ContainsKey(m.AsSpan(sp + 1)))
                     throw Fail("tokenizer.ggml.merges", $"entry {r} '{m}' does not name two tokens");
-                _ranks.TryAdd((m[..sp], m[(sp + 1)..]), r);
+                // llama.cpp keys ranks by the (left, right) split at the first space after the first character;
+                // the merge string itself is the same key, the first occurrence winning.
+                _ranks.TryAdd(m, r);
             }
             if (vocab.Merges.Length == 0) throw Fail("tokenizer.ggml.merges", "is missing (a gpt2 tokenizer needs merges)");
         }
@@ -282,15 +290,15 @@ public sealed class LlamaTokenizer : ITokenizer
             offs += len;
             index++;
         }
-        var queue = new PriorityQueue<(int Left, int Right, int Size), (float NegScore, int Left)>(
-            Comparer<(float NegScore, int Left)>.Create((a, b) => a.NegScore != b.NegScore ? a.NegScore.CompareTo(b.NegScore) : a.Left.CompareTo(b.Left)));
+        // Highest score first, then leftmost: one long key, (-score as ordered bits, left), smallest first.
+        var queue = new PriorityQueue<(int Left, int Right, int Size), long>();
         var syms = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(symbols);
         void TryAdd(Span<Symbol> s, int left, int right)
         {
             if (left == -1 || right == -1) return;
             int size = s[left].Length + s[right].Length;
             if (!_idsByBytes.TryGetValue(text.AsSpan(s[left].Start, size), out int id)) return;
-            queue.Enqueue((left, right, size), (-_scores[id], left));
+            queue.Enqueue((left, right, size), ((long)OrderedBits(-_scores[id]) << 32) | (uint)left);
         }
         for (int i = 1; i < syms.Length; i++) TryAdd(syms, i - 1, i);
         while (queue.TryDequeue(out var bigram, out _))
@@ -312,6 +320,13 @@ public sealed class LlamaTokenizer : ITokenizer
             // A merged symbol is always a token, so only single characters fall back to bytes.
             foreach (byte b in piece) output.Add(ByteToken(b));
         }
+    }
+
+    // A float's bits as an int that sorts like the float (-0 taken as 0, as float comparison does).
+    private static int OrderedBits(float x)
+    {
+        int i = BitConverter.SingleToInt32Bits(x == 0 ? 0f : x);
+        return i < 0 ? i ^ 0x7FFFFFFF : i;
     }
 
     private int ByteToken(byte b)
@@ -344,25 +359,42 @@ public sealed class LlamaTokenizer : ITokenizer
 
     private void BpeWord(string word, List<int> output)
     {
+        if (_wordCache.TryGetValue(word, out var cached)) { output.AddRange(cached); return; }
+        int before = output.Count;
+        BpeWordUncached(word, output);
+        if (_wordCache.Count >= MaxCachedWords) _wordCache.Clear();   // bounded: start over rather than track recency
+        _wordCache.TryAdd(word, output.GetRange(before, output.Count - before).ToArray());
+    }
+
+    private void BpeWordUncached(string word, List<int> output)
+    {
         if (_ignoreMerges && _ids.TryGetValue(word, out int whole)) { output.Add(whole); return; }
         // Byte-level words are one UTF-16 unit per symbol (the byte alphabet is below U+0200).
         int n = word.Length;
         var sym = new Symbol[n];
         for (int i = 0; i < n; i++) sym[i] = new Symbol { Start = i, Length = 1, Prev = i - 1, Next = i + 1 < n ? i + 1 : -1 };
-        var queue = new PriorityQueue<(int Left, int Right, string Text), (int Rank, int Left)>();
+        var queue = new PriorityQueue<(int Left, int Right, int Size), (int Rank, int Left)>();
+        char[] key = new char[2 * n + 1];
         void TryAdd(int left, int right)
         {
             if (left == -1 || right == -1) return;
-            string a = word.Substring(sym[left].Start, sym[left].Length), b = word.Substring(sym[right].Start, sym[right].Length);
-            if (_ranks.TryGetValue((a, b), out int rank)) queue.Enqueue((left, right, a + b), (rank, left));
+            var a = word.AsSpan(sym[left].Start, sym[left].Length);
+            var b = word.AsSpan(sym[right].Start, sym[right].Length);
+            // A left part with a space after its first character would split differently in llama.cpp's rank table.
+            if (a.Length > 1 && a[1..].Contains(' ')) return;
+            a.CopyTo(key);
+            key[a.Length] = ' ';
+            b.CopyTo(key.AsSpan(a.Length + 1));
+            if (_rankLookup.TryGetValue(key.AsSpan(0, a.Length + 1 + b.Length), out int rank))
+                queue.Enqueue((left, right, a.Length + b.Length), (rank, left));
         }
         for (int i = 1; i < n; i++) TryAdd(i - 1, i);
         while (queue.TryDequeue(out var bigram, out _))
         {
             ref var l = ref sym[bigram.Left];
             ref var r = ref sym[bigram.Right];
-            if (l.Length == 0 || r.Length == 0) continue;
-            if (l.Length + r.Length != bigram.Text.Length || string.CompareOrdinal(word, l.Start, bigram.Text, 0, bigram.Text.Length) != 0) continue;
+            // Both alive means still adjacent with fixed starts, so equal size means equal text (llama.cpp compares text).
+            if (l.Length == 0 || r.Length == 0 || l.Length + r.Length != bigram.Size) continue;
             l.Length += r.Length;
             r.Length = 0;
             l.Next = r.Next;
@@ -373,11 +405,11 @@ public sealed class LlamaTokenizer : ITokenizer
         foreach (var s in sym)
         {
             if (s.Length == 0) continue;
-            string piece = word.Substring(s.Start, s.Length);
-            if (_ids.TryGetValue(piece, out int id)) { output.Add(id); continue; }
+            var piece = word.AsSpan(s.Start, s.Length);
+            if (_idLookup.TryGetValue(piece, out int id)) { output.Add(id); continue; }
             // llama.cpp then looks up each UTF-8 byte of the piece as a one-byte token and drops bytes it lacks.
-            foreach (byte b in Encoding.UTF8.GetBytes(piece))
-                if (b < 0x80 && _ids.TryGetValue(((char)b).ToString(), out int single)) output.Add(single);
+            foreach (byte b in Encoding.UTF8.GetBytes(piece.ToString()))
+                if (b < 0x80 && _idLookup.TryGetValue([(char)b], out int single)) output.Add(single);
         }
     }
 
