@@ -1,0 +1,271 @@
+using System.Collections;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Loom.Text.Chat.Jinja;
+
+/// <summary>Jinja's default Undefined: prints as "", is falsy and iterates as empty; attribute access or arithmetic on it fails.</summary>
+internal sealed class Undefined(string description)
+{
+    /// <summary>What was missing, for error messages ("'foo' is undefined").</summary>
+    public string Description { get; } = description;
+
+    public static readonly Undefined Unnamed = new("value is undefined");
+
+    public override string ToString() => "";
+}
+
+/// <summary>The object namespace() returns: attributes assignable with {% set ns.x = ... %} from any scope.</summary>
+internal sealed class JinjaNamespace
+{
+    public Dictionary<string, object?> Attributes { get; } = new();
+}
+
+/// <summary>A callable value: global functions, bound methods and macros. Gets positional and keyword arguments.</summary>
+internal delegate object? JinjaCallable(List<object?> args, Dictionary<string, object?> kwargs);
+
+/// <summary>Python-like operations over the values templates see: null (None), Undefined, bool, long, double, string,
+/// List&lt;object?&gt; (list/tuple), Dictionary&lt;string, object?&gt; (dict), JinjaNamespace, JinjaCallable.</summary>
+internal static class Py
+{
+    /// <summary>Converts caller-supplied .NET values (records, dictionaries, lists, JSON) into template values.</summary>
+    public static object? FromDotNet(object? v) => v switch
+    {
+        null => null,
+        string or bool or long or double or Undefined or JinjaNamespace or JinjaCallable => v,
+        int i => (long)i,
+        short s => (long)s,
+        byte b => (long)b,
+        uint u => (long)u,
+        float f => (double)f,
+        decimal m => (double)m,
+        char c => c.ToString(),
+        JsonElement e => FromJson(e),
+        ChatMessage m => new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content },
+        IDictionary<string, object?> d => d.ToDictionary(kv => kv.Key, kv => FromDotNet(kv.Value)),
+        IReadOnlyDictionary<string, object?> d => d.ToDictionary(kv => kv.Key, kv => FromDotNet(kv.Value)),
+        IDictionary d => ConvertDictionary(d),
+        IEnumerable e => e.Cast<object?>().Select(FromDotNet).ToList(),
+        _ => throw new ChatTemplateException($"values of type {v.GetType().Name} cannot be passed to a chat template"),
+    };
+
+    private static Dictionary<string, object?> ConvertDictionary(IDictionary d)
+    {
+        var r = new Dictionary<string, object?>();
+        foreach (DictionaryEntry kv in d) r[Convert.ToString(kv.Key, CultureInfo.InvariantCulture) ?? ""] = FromDotNet(kv.Value);
+        return r;
+    }
+
+    public static object? FromJson(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => e.EnumerateObject().ToDictionary(p => p.Name, p => FromJson(p.Value)),
+        JsonValueKind.Array => e.EnumerateArray().Select(FromJson).ToList(),
+        JsonValueKind.String => e.GetString(),
+        JsonValueKind.Number => e.TryGetInt64(out long l) ? (object)l : e.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+
+    public static bool Truthy(object? v) => v switch
+    {
+        null or Undefined => false,
+        bool b => b,
+        long l => l != 0,
+        double d => d != 0,
+        string s => s.Length > 0,
+        List<object?> l => l.Count > 0,
+        Dictionary<string, object?> d => d.Count > 0,
+        _ => true,
+    };
+
+    public static string TypeName(object? v) => v switch
+    {
+        null => "NoneType",
+        Undefined => "Undefined",
+        bool => "bool",
+        long => "int",
+        double => "float",
+        string => "str",
+        List<object?> => "list",
+        Dictionary<string, object?> => "dict",
+        JinjaNamespace => "Namespace",
+        JinjaCallable => "function",
+        LoopContext => "LoopContext",
+        _ => v.GetType().Name,
+    };
+
+    public static bool IsNumber(object? v) => v is long or double || v is bool;
+
+    public static double ToDouble(object? v) => v switch
+    {
+        long l => l,
+        double d => d,
+        bool b => b ? 1 : 0,
+        _ => throw new ChatTemplateException($"expected a number, got {TypeName(v)}"),
+    };
+
+    /// <summary>Python str(): what {{ value }} prints.</summary>
+    public static string Str(object? v) => v switch
+    {
+        string s => s,
+        Undefined => "",
+        _ => Repr(v),
+    };
+
+    /// <summary>Python repr(), used for list and dict elements when printed.</summary>
+    public static string Repr(object? v)
+    {
+        switch (v)
+        {
+            case null: return "None";
+            case Undefined: return "";
+            case bool b: return b ? "True" : "False";
+            case long l: return l.ToString(CultureInfo.InvariantCulture);
+            case double d: return FloatRepr(d);
+            case string s: return StringRepr(s);
+            case List<object?> list: return "[" + string.Join(", ", list.Select(Repr)) + "]";
+            case Dictionary<string, object?> dict:
+                return "{" + string.Join(", ", dict.Select(kv => StringRepr(kv.Key) + ": " + Repr(kv.Value))) + "}";
+            case JinjaNamespace ns:
+                return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">";
+            default: return $"<{TypeName(v)}>";
+        }
+    }
+
+    /// <summary>Python's float repr: shortest round-trip digits, ".0" on integral values, exponent form outside [1e-4, 1e16).</summary>
+    public static string FloatRepr(double d)
+    {
+        if (double.IsNaN(d)) return "nan";
+        if (double.IsPositiveInfinity(d)) return "inf";
+        if (double.IsNegativeInfinity(d)) return "-inf";
+        if (d == 0) return double.IsNegative(d) ? "-0.0" : "0.0";
+        string r = d.ToString("R", CultureInfo.InvariantCulture);
+        int ePos = r.IndexOf('E');
+        double abs = Math.Abs(d);
+        if ((abs >= 1e16 || abs < 1e-4) && ePos >= 0)
+        {
+            int exp = int.Parse(r.AsSpan(ePos + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            return r[..ePos] + "e" + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
+        }
+        if (ePos >= 0) r = d.ToString("F1", CultureInfo.InvariantCulture);
+        return r.Contains('.') ? r : r + ".0";
+    }
+
+    public static string StringRepr(string s)
+    {
+        char quote = s.Contains('\'') && !s.Contains('"') ? '"' : '\'';
+        var sb = new StringBuilder().Append(quote);
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c == quote) sb.Append('\\').Append(c);
+                    else if (c < 0x20 || c == 0x7f) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append(quote).ToString();
+    }
+
+    /// <summary>Python ==: numbers by value (True == 1), sequences and dicts element-wise; Undefined equals only Undefined.</summary>
+    public static bool Equal(object? a, object? b)
+    {
+        if (a is null || b is null) return a is null && b is null;
+        if (a is Undefined || b is Undefined) return a is Undefined && b is Undefined;
+        if (IsNumber(a) && IsNumber(b))
+        {
+            if (a is double || b is double) return ToDouble(a) == ToDouble(b);
+            return ToLong(a) == ToLong(b);
+        }
+        if (a is string sa && b is string sb) return sa == sb;
+        if (a is List<object?> la && b is List<object?> lb)
+        {
+            if (la.Count != lb.Count) return false;
+            for (int i = 0; i < la.Count; i++) if (!Equal(la[i], lb[i])) return false;
+            return true;
+        }
+        if (a is Dictionary<string, object?> da && b is Dictionary<string, object?> db)
+        {
+            if (da.Count != db.Count) return false;
+            foreach (var kv in da)
+                if (!db.TryGetValue(kv.Key, out var other) || !Equal(kv.Value, other)) return false;
+            return true;
+        }
+        return ReferenceEquals(a, b);
+    }
+
+    public static long ToLong(object? v) => v switch
+    {
+        long l => l,
+        bool b => b ? 1 : 0,
+        double d => (long)d,
+        _ => throw new ChatTemplateException($"expected an integer, got {TypeName(v)}"),
+    };
+
+    /// <summary>Python ordering for &lt; &gt; &lt;= &gt;=: numbers, strings (by code unit), lists lexicographically.</summary>
+    public static int Compare(object? a, object? b, string op)
+    {
+        if (IsNumber(a) && IsNumber(b))
+        {
+            if (a is double || b is double) return ToDouble(a).CompareTo(ToDouble(b));
+            return ToLong(a).CompareTo(ToLong(b));
+        }
+        if (a is string sa && b is string sb) return Math.Sign(string.CompareOrdinal(sa, sb));
+        if (a is List<object?> la && b is List<object?> lb)
+        {
+            for (int i = 0; i < Math.Min(la.Count, lb.Count); i++)
+                if (!Equal(la[i], lb[i])) return Compare(la[i], lb[i], op);
+            return la.Count.CompareTo(lb.Count);
+        }
+        throw new ChatTemplateException($"'{op}' not supported between instances of '{TypeName(a)}' and '{TypeName(b)}'");
+    }
+
+    /// <summary>Iterates a value as a Python for loop would: lists, dict keys, string characters; Undefined is empty.</summary>
+    public static List<object?> Iterate(object? v) => v switch
+    {
+        List<object?> l => l,
+        Dictionary<string, object?> d => d.Keys.Select(k => (object?)k).ToList(),
+        string s => StringChars(s),
+        Undefined => [],
+        _ => throw new ChatTemplateException($"'{TypeName(v)}' object is not iterable"),
+    };
+
+    /// <summary>A string's characters as Python sees them (surrogate pairs kept together).</summary>
+    public static List<object?> StringChars(string s)
+    {
+        var r = new List<object?>(s.Length);
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) { r.Add(s.Substring(i, 2)); i++; }
+            else r.Add(s[i].ToString());
+        }
+        return r;
+    }
+
+    public static bool Contains(object? container, object? item) => container switch
+    {
+        string s when item is string sub => s.Contains(sub, StringComparison.Ordinal),
+        string => throw new ChatTemplateException($"'in <string>' requires string as left operand, not {TypeName(item)}"),
+        List<object?> l => l.Any(x => Equal(x, item)),
+        Dictionary<string, object?> d => item is string k && d.ContainsKey(k),
+        Undefined => false,
+        _ => throw new ChatTemplateException($"argument of type '{TypeName(container)}' is not iterable"),
+    };
+
+    public static long Length(object? v) => v switch
+    {
+        string s => StringChars(s).Count,
+        List<object?> l => l.Count,
+        Dictionary<string, object?> d => d.Count,
+        Undefined => 0,
+        _ => throw new ChatTemplateException($"object of type '{TypeName(v)}' has no len()"),
+    };
+}
