@@ -12,7 +12,7 @@ internal static class JinjaFilters
         switch (name)
         {
             case "trim": return Opt(0, "chars", null) is string chars ? PyString.Strip(Py.Str(v), chars) : PyString.Strip(Py.Str(v));
-            case "upper": return Py.Str(v).ToUpperInvariant();
+            case "upper": return PyString.Upper(Py.Str(v));
             case "lower": return Py.Str(v).ToLowerInvariant();
             case "capitalize": return PyString.Capitalize(Py.Str(v));
             case "title": return PyString.Title(Py.Str(v));
@@ -71,7 +71,7 @@ internal static class JinjaFilters
                 {
                     "ceil" => Math.Ceiling(x * scale) / scale,
                     "floor" => Math.Floor(x * scale) / scale,
-                    _ => Math.Round(x * scale, MidpointRounding.AwayFromZero) / scale,
+                    _ => Math.Round(x * scale, MidpointRounding.ToEven) / scale,
                 };
             }
             case "join":
@@ -107,10 +107,10 @@ internal static class JinjaFilters
             case "items":
                 if (v is Undefined) return new List<object?>();
                 if (v is not Dictionary<string, object?> d) throw new ChatTemplateException($"items: expected a mapping, got {Py.TypeName(v)}");
-                return d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList();
+                return d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
             case "dictsort":
                 if (v is not Dictionary<string, object?> ds) throw new ChatTemplateException($"dictsort: expected a mapping, got {Py.TypeName(v)}");
-                return ds.OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList();
+                return ds.OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
             case "unique":
             {
                 var r = new List<object?>();

@@ -26,6 +26,10 @@ internal sealed class JinjaInterpreter
     private enum Flow { Normal, Break, Continue }
 
     private int _loopDepth;
+    private int _macroDepth;
+
+    /// <summary>Deeper macro recursion than this is a template bug; stop it before the stack overflows.</summary>
+    private const int MaxMacroDepth = 64;
 
     public string Render(List<Stmt> program, Scope globals)
     {
@@ -170,9 +174,11 @@ internal sealed class JinjaInterpreter
         if (kwargs.TryGetValue("caller", out var caller)) scope.Set("caller", caller);
         var sb = new StringBuilder();
         int saved = _loopDepth;
+        if (_macroDepth >= MaxMacroDepth) throw new ChatTemplateException($"macro '{m.Name}': recursion deeper than {MaxMacroDepth} calls");
         _loopDepth = 0;
+        _macroDepth++;
         try { Exec(m.Body, scope, sb); }
-        finally { _loopDepth = saved; }
+        finally { _loopDepth = saved; _macroDepth--; }
         return sb.ToString();
     };
 
@@ -196,7 +202,7 @@ internal sealed class JinjaInterpreter
         {
             case ConstExpr c: return c.Value;
             case NameExpr n: return scope.TryGet(n.Name, out var v) ? v : new Undefined($"'{n.Name}' is undefined");
-            case ListExpr l: return l.Items.Select(i => Eval(i, scope)).ToList();
+            case ListExpr l: return l.IsTuple ? new PyTuple(l.Items.Select(i => Eval(i, scope))) : l.Items.Select(i => Eval(i, scope)).ToList();
             case DictExpr d:
             {
                 var dict = new Dictionary<string, object?>();

@@ -80,7 +80,7 @@ internal static class JinjaMethods
     private static JinjaCallable? DictMethod(Dictionary<string, object?> d, string name) => name switch
     {
         "get" => (a, k) => d.TryGetValue(Key(Arg(a, k, 0, "key")), out var v) ? v : Opt(a, k, 1, "default", null),
-        "items" => (_, _) => d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList(),
+        "items" => (_, _) => d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList(),
         "keys" => (_, _) => d.Keys.Select(x => (object?)x).ToList(),
         "values" => (_, _) => d.Values.ToList(),
         "copy" => (_, _) => new Dictionary<string, object?>(d),
@@ -110,7 +110,7 @@ internal static class JinjaMethods
         "strip" => (a, k) => PyString.Strip(s, OptStr(a, k, 0, "chars")),
         "lstrip" => (a, k) => PyString.LStrip(s, OptStr(a, k, 0, "chars")),
         "rstrip" => (a, k) => PyString.RStrip(s, OptStr(a, k, 0, "chars")),
-        "upper" => (_, _) => s.ToUpperInvariant(),
+        "upper" => (_, _) => PyString.Upper(s),
         "lower" => (_, _) => s.ToLowerInvariant(),
         "title" => (_, _) => PyString.Title(s),
         "capitalize" => (_, _) => PyString.Capitalize(s),

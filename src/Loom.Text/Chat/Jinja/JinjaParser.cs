@@ -7,6 +7,7 @@ internal sealed class JinjaParser
 {
     private readonly List<Token> _tokens;
     private int _i;
+    private readonly Stack<(string Tag, int Line)> _open = new();
 
     private JinjaParser(List<Token> tokens) => _tokens = tokens;
 
@@ -67,7 +68,12 @@ internal sealed class JinjaParser
             switch (t.Kind)
             {
                 case TokenKind.Eof:
-                    if (ends.Length > 0) throw Error(t, $"unexpected end of template; expected {string.Join(" or ", ends.Select(e => $"'{{% {e} %}}'"))}");
+                    if (ends.Length > 0)
+                    {
+                        var (tag, line) = _open.Count > 0 ? _open.Peek() : ("block", t.Line);
+                        throw new ChatTemplateException($"unexpected end of template: '{{% {tag} %}}' on line {line} is never closed " +
+                            $"(expected {string.Join(" or ", ends.Select(e => $"'{{% {e} %}}'"))})", line);
+                    }
                     end = "";
                     return body;
                 case TokenKind.Text:
@@ -91,6 +97,9 @@ internal sealed class JinjaParser
                         end = nameTok.Value;
                         return body;
                     }
+                    if (Array.IndexOf(ClosingTags, nameTok.Value) >= 0)
+                        throw Error(nameTok, $"unexpected '{{% {nameTok.Value} %}}'" +
+                            (ends.Length > 0 ? $"; expected {string.Join(" or ", ends.Select(e => $"'{{% {e} %}}'"))}" : " with no block open"));
                     body.Add(ParseStatement());
                     break;
                 default:
@@ -99,7 +108,18 @@ internal sealed class JinjaParser
         }
     }
 
+    private static readonly string[] ClosingTags =
+        ["elif", "else", "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "endraw", "endgeneration"];
+
     private Stmt ParseStatement()
+    {
+        var t = Peek;
+        _open.Push((t.Value, t.Line));
+        try { return ParseStatementInner(); }
+        finally { _open.Pop(); }
+    }
+
+    private Stmt ParseStatementInner()
     {
         var t = Next();
         switch (t.Value)

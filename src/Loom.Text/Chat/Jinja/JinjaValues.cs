@@ -22,6 +22,14 @@ internal sealed class JinjaNamespace
     public Dictionary<string, object?> Attributes { get; } = new();
 }
 
+/// <summary>A Python tuple: a list that prints with parentheses (dict.items() pairs, (a, b) literals).</summary>
+internal sealed class PyTuple : List<object?>
+{
+    public PyTuple() { }
+
+    public PyTuple(IEnumerable<object?> items) : base(items) { }
+}
+
 /// <summary>A callable value: global functions, bound methods and macros. Gets positional and keyword arguments.</summary>
 internal delegate object? JinjaCallable(List<object?> args, Dictionary<string, object?> kwargs);
 
@@ -125,6 +133,7 @@ internal static class Py
             case long l: return l.ToString(CultureInfo.InvariantCulture);
             case double d: return FloatRepr(d);
             case string s: return StringRepr(s);
+            case PyTuple t: return "(" + string.Join(", ", t.Select(Repr)) + (t.Count == 1 ? ",)" : ")");
             case List<object?> list: return "[" + string.Join(", ", list.Select(Repr)) + "]";
             case Dictionary<string, object?> dict:
                 return "{" + string.Join(", ", dict.Select(kv => StringRepr(kv.Key) + ": " + Repr(kv.Value))) + "}";
@@ -141,16 +150,29 @@ internal static class Py
         if (double.IsPositiveInfinity(d)) return "inf";
         if (double.IsNegativeInfinity(d)) return "-inf";
         if (d == 0) return double.IsNegative(d) ? "-0.0" : "0.0";
-        string r = d.ToString("R", CultureInfo.InvariantCulture);
-        int ePos = r.IndexOf('E');
-        double abs = Math.Abs(d);
-        if ((abs >= 1e16 || abs < 1e-4) && ePos >= 0)
+        // Shortest round-trip digits and decimal point position, then Python's layout (repr switches to
+        // exponent form below 1e-4 and from 1e16).
+        string r = Math.Abs(d).ToString("R", CultureInfo.InvariantCulture);
+        int ePos = r.IndexOfAny(['E', 'e']);
+        int exp10 = ePos >= 0 ? int.Parse(r.AsSpan(ePos + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) : 0;
+        string m = ePos >= 0 ? r[..ePos] : r;
+        int dot = m.IndexOf('.');
+        string digits = dot >= 0 ? m.Remove(dot, 1) : m;
+        int point = (dot >= 0 ? dot : m.Length) + exp10;
+        int lead = 0;
+        while (lead < digits.Length - 1 && digits[lead] == '0') lead++;
+        digits = digits[lead..].TrimEnd('0');
+        point -= lead;
+        if (digits.Length == 0) digits = "0";
+        int x = point - 1;
+        string sign = d < 0 ? "-" : "";
+        if (x >= -4 && x < 16)
         {
-            int exp = int.Parse(r.AsSpan(ePos + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-            return r[..ePos] + "e" + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
+            if (point <= 0) return sign + "0." + new string('0', -point) + digits;
+            if (point >= digits.Length) return sign + digits + new string('0', point - digits.Length) + ".0";
+            return sign + digits[..point] + "." + digits[point..];
         }
-        if (ePos >= 0) r = d.ToString("F1", CultureInfo.InvariantCulture);
-        return r.Contains('.') ? r : r + ".0";
+        return sign + digits[0] + (digits.Length > 1 ? "." + digits[1..] : "") + "e" + (x < 0 ? "-" : "+") + Math.Abs(x).ToString("00", CultureInfo.InvariantCulture);
     }
 
     public static string StringRepr(string s)

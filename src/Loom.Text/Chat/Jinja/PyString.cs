@@ -106,7 +106,10 @@ internal static class PyString
         return sb.ToString();
     }
 
+    /// <summary>str.upper(): invariant upper case plus the full mapping of 'ß' to "SS".</summary>
+    public static string Upper(string s) => s.ToUpperInvariant().Replace("ß", "SS", StringComparison.Ordinal);
+
     /// <summary>str.capitalize(): first character upper, the rest lower.</summary>
     public static string Capitalize(string s) =>
-        s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
+        s.Length == 0 ? s : Upper(s[..1]) + s[1..].ToLowerInvariant();
 }
