@@ -36,7 +36,7 @@ public sealed class ChatTemplate
     {
         var vars = new Dictionary<string, object?>();
         if (extraVariables is not null) foreach (var kv in extraVariables) vars[kv.Key] = kv.Value;
-        vars["messages"] = messages.Select(m => (object?)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList();
+        vars["messages"] = messages.Select(m => (object?)new PyDict { ["role"] = m.Role, ["content"] = m.Content }).ToList();
         vars["add_generation_prompt"] = addGenerationPrompt;
         return RenderVariables(vars);
     }
@@ -58,11 +58,11 @@ public sealed class ChatTemplate
         {
             var ns = new JinjaNamespace();
             foreach (var x in a)
-                if (x is Dictionary<string, object?> d) foreach (var kv in d) ns.Attributes[kv.Key] = kv.Value;
-            foreach (var kv in k) ns.Attributes[kv.Key] = kv.Value;
+                if (x is PyDict d) foreach (var kv in d) ns.Attributes[Py.Str(kv.Key)] = kv.Value;
+            foreach (var kv in k) ns.Attributes[Py.Str(kv.Key)] = kv.Value;
             return ns;
         }));
-        globals.Set("dict", (JinjaCallable)((_, k) => new Dictionary<string, object?>(k)));
+        globals.Set("dict", (JinjaCallable)((_, k) => new PyDict(k)));
         globals.Set("bos_token", BosToken);
         globals.Set("eos_token", EosToken);
         globals.Set("tools", null);
@@ -72,7 +72,7 @@ public sealed class ChatTemplate
         return new JinjaInterpreter().Render(_program, globals);
     }
 
-    private static object? Range(List<object?> a, Dictionary<string, object?> k)
+    private static object? Range(List<object?> a, PyDict k)
     {
         long start = 0, stop, step = 1;
         if (a.Count == 1) stop = Py.ToLong(a[0]);

@@ -5,10 +5,13 @@ namespace Loom.Text.Chat.Jinja;
 /// <summary>Jinja's built-in filters (<c>value | name(args)</c>), with HF transformers' tojson.</summary>
 internal static class JinjaFilters
 {
-    public static object? Apply(JinjaInterpreter interp, string name, object? v, List<object?> a, Dictionary<string, object?> k)
+    public static object? Apply(JinjaInterpreter interp, string name, object? v, List<object?> a, PyDict k)
     {
         object? Arg(int i, string n) => JinjaMethods.Arg(a, k, i, n);
         object? Opt(int i, string n, object? d) => JinjaMethods.Opt(a, k, i, n, d);
+        if (name is "safe") return v is Markup ? v : new Markup(Py.Str(v));
+        if (name is "e" or "escape" or "forceescape") return v is Markup && name != "forceescape" ? v : new Markup(Markup.Escape(Py.Str(v)));
+        v = Py.Plain(v);
         switch (name)
         {
             case "trim": return Opt(0, "chars", null) is string chars ? PyString.Strip(Py.Str(v), chars) : PyString.Strip(Py.Str(v));
@@ -18,9 +21,6 @@ internal static class JinjaFilters
             case "title": return PyString.Title(Py.Str(v));
             case "length" or "count": return Py.Length(v);
             case "string": return Py.Str(v);
-            case "safe": return v;
-            case "e" or "escape" or "forceescape":
-                return Py.Str(v).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
             case "tojson":
             {
                 var indent = Opt(0, "indent", null);
@@ -101,21 +101,21 @@ internal static class JinjaFilters
             case "list": return Py.Iterate(v).ToList();
             case "reverse":
                 if (v is string rs) return string.Concat(Py.StringChars(rs).Cast<string>().Reverse());
-                return Py.Iterate(v).AsEnumerable().Reverse().ToList();
+                return new PyGenerator(Py.Iterate(v).AsEnumerable().Reverse());
             case "replace":
                 return PyString.Replace(Py.Str(v), Py.Str(Arg(0, "old")), Py.Str(Arg(1, "new")), Opt(2, "count", null) is { } c ? Py.ToLong(c) : -1);
             case "items":
                 if (v is Undefined) return new List<object?>();
-                if (v is not Dictionary<string, object?> d) throw new ChatTemplateException($"items: expected a mapping, got {Py.TypeName(v)}");
-                return d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
+                if (v is not PyDict d) throw new ChatTemplateException($"items: expected a mapping, got {Py.TypeName(v)}");
+                return new PyGenerator(d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }));
             case "dictsort":
-                if (v is not Dictionary<string, object?> ds) throw new ChatTemplateException($"dictsort: expected a mapping, got {Py.TypeName(v)}");
-                return ds.OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
+                if (v is not PyDict ds) throw new ChatTemplateException($"dictsort: expected a mapping, got {Py.TypeName(v)}");
+                return ds.OrderBy(kv => Py.Str(kv.Key), StringComparer.OrdinalIgnoreCase).Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
             case "unique":
             {
                 var r = new List<object?>();
                 foreach (var x in Py.Iterate(v)) if (!r.Any(y => Py.Equal(x, y))) r.Add(x);
-                return r;
+                return new PyGenerator(r);
             }
             case "sort":
             {
@@ -154,41 +154,44 @@ internal static class JinjaFilters
                 bool select = name == "selectattr";
                 string? test = a.Count > 1 ? Py.Str(a[1]) : null;
                 var testArgs = a.Skip(2).ToList();
-                return Py.Iterate(v).Where(x =>
+                if (!Py.Truthy(v)) return new PyGenerator([]);
+                return new PyGenerator(Py.Iterate(v).Where(x =>
                 {
                     var value = Attribute(x, attr);
                     bool r = test is null ? Py.Truthy(value) : JinjaTests.Apply(test, value, testArgs);
                     return r == select;
-                }).ToList();
+                }));
             }
             case "select" or "reject":
             {
                 bool select = name == "select";
                 string? test = a.Count > 0 ? Py.Str(a[0]) : null;
                 var testArgs = a.Skip(1).ToList();
-                return Py.Iterate(v).Where(x => (test is null ? Py.Truthy(x) : JinjaTests.Apply(test, x, testArgs)) == select).ToList();
+                if (!Py.Truthy(v)) return new PyGenerator([]);
+                return new PyGenerator(Py.Iterate(v).Where(x => (test is null ? Py.Truthy(x) : JinjaTests.Apply(test, x, testArgs)) == select));
             }
             case "map":
             {
+                if (!Py.Truthy(v)) return new PyGenerator([]);
                 if (k.TryGetValue("attribute", out var attr))
                 {
                     bool hasDefault = k.TryGetValue("default", out var dflt);
-                    return Py.Iterate(v).Select(x =>
+                    return new PyGenerator(Py.Iterate(v).Select(x =>
                     {
                         var r = Attribute(x, attr);
                         return r is Undefined && hasDefault ? dflt : r;
-                    }).ToList();
+                    }));
                 }
                 if (a.Count == 0) throw new ChatTemplateException("map: give a filter name or attribute=");
                 string filter = Py.Str(a[0]);
                 var rest = a.Skip(1).ToList();
-                return Py.Iterate(v).Select(x => Apply(interp, filter, x, rest, new Dictionary<string, object?>())).ToList();
+                return new PyGenerator(Py.Iterate(v).Select(x => Apply(interp, filter, x, rest, new PyDict())));
             }
             case "batch":
             {
                 long size = Py.ToLong(Arg(0, "linecount"));
                 if (size <= 0) throw new ChatTemplateException("batch: size must be positive");
-                return Py.Iterate(v).Chunk((int)size).Select(c => (object?)c.ToList()).ToList();
+                return new PyGenerator(Py.Iterate(v).Chunk((int)size).Select(c => (object?)c.ToList()));
             }
             case "indent":
             {

@@ -5,7 +5,7 @@ namespace Loom.Text.Chat.Jinja;
 /// <summary>A variable scope: the template's globals, a for-loop iteration or a macro call.</summary>
 internal sealed class Scope(Scope? parent)
 {
-    private readonly Dictionary<string, object?> _vars = new();
+    private readonly PyDict _vars = new();
 
     public Scope? Parent { get; } = parent;
 
@@ -169,7 +169,7 @@ internal sealed class JinjaInterpreter
             scope.Set(name, value);
         }
         scope.Set("varargs", args.Skip(m.Params.Count).ToList());
-        var extra = kwargs.Where(kv => m.Params.All(p => p.Name != kv.Key) && kv.Key != "caller").ToDictionary(kv => kv.Key, kv => kv.Value);
+        var extra = new PyDict(kwargs.Where(kv => m.Params.All(p => !Py.Equal(p.Name, kv.Key)) && !Py.Equal(kv.Key, "caller")));
         scope.Set("kwargs", extra);
         if (kwargs.TryGetValue("caller", out var caller)) scope.Set("caller", caller);
         var sb = new StringBuilder();
@@ -205,12 +205,11 @@ internal sealed class JinjaInterpreter
             case ListExpr l: return l.IsTuple ? new PyTuple(l.Items.Select(i => Eval(i, scope))) : l.Items.Select(i => Eval(i, scope)).ToList();
             case DictExpr d:
             {
-                var dict = new Dictionary<string, object?>();
+                var dict = new PyDict();
                 foreach (var (k, val) in d.Items)
                 {
                     var key = Eval(k, scope);
-                    if (key is not string ks) throw new ChatTemplateException($"dict keys must be strings here, got {Py.TypeName(key)}", k.Line);
-                    dict[ks] = Eval(val, scope);
+                    dict[Py.HashKey(key)] = Eval(val, scope);
                 }
                 return dict;
             }
@@ -267,15 +266,15 @@ internal sealed class JinjaInterpreter
         }
     }
 
-    private (List<object?>, Dictionary<string, object?>) EvalArgs(List<Expr> args, List<(string Name, Expr Value)> kwargs, Scope scope)
+    private (List<object?>, PyDict) EvalArgs(List<Expr> args, List<(string Name, Expr Value)> kwargs, Scope scope)
     {
         var a = args.Select(x => Eval(x, scope)).ToList();
-        var k = new Dictionary<string, object?>();
+        var k = new PyDict();
         foreach (var (name, value) in kwargs) k[name] = Eval(value, scope);
         return (a, k);
     }
 
-    private static object? Invoke(object? callee, List<object?> args, Dictionary<string, object?> kwargs, Expr calleeExpr) => callee switch
+    private static object? Invoke(object? callee, List<object?> args, PyDict kwargs, Expr calleeExpr) => callee switch
     {
         JinjaCallable f => f(args, kwargs),
         Undefined u => throw new ChatTemplateException($"{u.Description}: it cannot be called"),

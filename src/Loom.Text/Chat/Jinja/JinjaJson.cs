@@ -27,6 +27,8 @@ internal static class JinjaJson
                 sb.Append(double.IsNaN(d) ? "NaN" : double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : Py.FloatRepr(d));
                 return;
             case string s: WriteString(sb, s, ascii); return;
+            case Markup mk: WriteString(sb, mk.Value, ascii); return;
+            case PyGenerator: throw new ChatTemplateException("tojson: Object of type generator is not JSON serializable (add '| list')");
             case List<object?> list:
                 if (list.Count == 0) { sb.Append("[]"); return; }
                 sb.Append('[');
@@ -39,17 +41,17 @@ internal static class JinjaJson
                 NewLine(sb, indent, level);
                 sb.Append(']');
                 return;
-            case Dictionary<string, object?> dict:
+            case PyDict dict:
                 if (dict.Count == 0) { sb.Append("{}"); return; }
                 sb.Append('{');
-                IEnumerable<KeyValuePair<string, object?>> entries = sortKeys ? dict.OrderBy(kv => kv.Key, StringComparer.Ordinal) : dict;
+                IEnumerable<KeyValuePair<object, object?>> entries = sortKeys ? dict.OrderBy(kv => KeyString(kv.Key), StringComparer.Ordinal) : dict;
                 bool first = true;
                 foreach (var kv in entries)
                 {
                     if (!first) sb.Append(itemSep);
                     first = false;
                     NewLine(sb, indent, level + 1);
-                    WriteString(sb, kv.Key, ascii);
+                    WriteString(sb, KeyString(kv.Key), ascii);
                     sb.Append(keySep);
                     Write(sb, kv.Value, indent, itemSep, keySep, sortKeys, ascii, level + 1);
                 }
@@ -60,6 +62,16 @@ internal static class JinjaJson
                 throw new ChatTemplateException($"tojson: object of type {Py.TypeName(v)} is not JSON serializable");
         }
     }
+
+    /// <summary>json.dumps turns non-string keys into strings: 1 -> "1", True -> "true", None -> "null".</summary>
+    private static string KeyString(object key) => key switch
+    {
+        string s => s,
+        bool b => b ? "true" : "false",
+        long l => l.ToString(CultureInfo.InvariantCulture),
+        double d => Py.FloatRepr(d),
+        _ => throw new ChatTemplateException($"tojson: keys must be str, int, float or bool, not {Py.TypeName(key)}"),
+    };
 
     private static void NewLine(StringBuilder sb, string? indent, int level)
     {

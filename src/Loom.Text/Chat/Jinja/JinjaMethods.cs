@@ -5,10 +5,11 @@ internal static class JinjaMethods
 {
     public static object? GetAttr(object? obj, string name)
     {
+        obj = Py.Plain(obj);
         switch (obj)
         {
             case Undefined u: throw new ChatTemplateException($"{u.Description} (reading its attribute '{name}')");
-            case Dictionary<string, object?> d:
+            case PyDict d:
                 if (DictMethod(d, name) is { } dm) return dm;
                 return d.TryGetValue(name, out var v) ? v : new Undefined($"'dict object' has no attribute '{name}'");
             case string s: return (object?)StringMethod(s, name) ?? new Undefined($"'str object' has no attribute '{name}'");
@@ -21,16 +22,15 @@ internal static class JinjaMethods
 
     public static object? GetItem(object? obj, object? key)
     {
+        obj = Py.Plain(obj);
         switch (obj)
         {
             case Undefined u: throw new ChatTemplateException($"{u.Description} (reading its item {Py.Repr(key)})");
-            case Dictionary<string, object?> d:
-                if (key is string k)
-                {
-                    if (d.TryGetValue(k, out var v)) return v;
-                    return (object?)DictMethod(d, k) ?? new Undefined($"'dict object' has no attribute '{k}'");
-                }
+            case PyDict d:
+                if (Py.Plain(key) is string or long or double or bool && d.TryGetValue(Py.Plain(key)!, out var v)) return v;
+                if (Py.Plain(key) is string k) return (object?)DictMethod(d, k) ?? new Undefined($"'dict object' has no attribute '{k}'");
                 return new Undefined($"'dict object' has no attribute {Py.Repr(key)}");
+            case PyGenerator: return new Undefined($"'generator' object is not subscriptable (reading item {Py.Repr(key)})");
             case List<object?> l when key is long or bool:
             {
                 long i = Py.ToLong(key);
@@ -53,7 +53,9 @@ internal static class JinjaMethods
     /// <summary>Python slicing obj[start:stop:step] of lists and strings.</summary>
     public static object? Slice(object? obj, object? start, object? stop, object? step)
     {
+        obj = Py.Plain(obj);
         if (obj is Undefined u) throw new ChatTemplateException($"{u.Description} (slicing it)");
+        if (obj is PyGenerator) throw new ChatTemplateException("'generator' object is not subscriptable");
         List<object?> items = obj switch
         {
             List<object?> l => l,
@@ -77,13 +79,13 @@ internal static class JinjaMethods
         return obj is string ? string.Concat(r.Cast<string>()) : r;
     }
 
-    private static JinjaCallable? DictMethod(Dictionary<string, object?> d, string name) => name switch
+    private static JinjaCallable? DictMethod(PyDict d, string name) => name switch
     {
-        "get" => (a, k) => d.TryGetValue(Key(Arg(a, k, 0, "key")), out var v) ? v : Opt(a, k, 1, "default", null),
+        "get" => (a, k) => Arg(a, k, 0, "key") is { } key && d.TryGetValue(Py.Plain(key)!, out var v) ? v : Opt(a, k, 1, "default", null),
         "items" => (_, _) => d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList(),
         "keys" => (_, _) => d.Keys.Select(x => (object?)x).ToList(),
         "values" => (_, _) => d.Values.ToList(),
-        "copy" => (_, _) => new Dictionary<string, object?>(d),
+        "copy" => (_, _) => new PyDict(d),
         "update" or "pop" or "setdefault" or "clear" or "popitem" => Immutable(name),
         _ => null,
     };
@@ -145,7 +147,7 @@ internal static class JinjaMethods
     }
 
     /// <summary>str.format with {} / {0} / {name} fields (no format specs).</summary>
-    private static string Format(string s, List<object?> args, Dictionary<string, object?> kwargs)
+    private static string Format(string s, List<object?> args, PyDict kwargs)
     {
         var sb = new System.Text.StringBuilder();
         int auto = 0;
@@ -168,17 +170,15 @@ internal static class JinjaMethods
         return sb.ToString();
     }
 
-    private static string Key(object? k) => k as string ?? Py.Repr(k);
-
     private static string Str(object? v) => v as string ?? throw new ChatTemplateException($"expected a string argument, got {Py.TypeName(v)}");
 
-    public static object? Arg(List<object?> a, Dictionary<string, object?> k, int i, string name) =>
+    public static object? Arg(List<object?> a, PyDict k, int i, string name) =>
         i < a.Count ? a[i] : k.TryGetValue(name, out var v) ? v : throw new ChatTemplateException($"missing argument '{name}'");
 
-    public static object? Opt(List<object?> a, Dictionary<string, object?> k, int i, string name, object? dflt) =>
+    public static object? Opt(List<object?> a, PyDict k, int i, string name, object? dflt) =>
         i < a.Count ? a[i] : k.TryGetValue(name, out var v) ? v : dflt;
 
-    private static string? OptStr(List<object?> a, Dictionary<string, object?> k, int i, string name) =>
+    private static string? OptStr(List<object?> a, PyDict k, int i, string name) =>
         Opt(a, k, i, name, null) switch
         {
             null => null,

@@ -5,6 +5,7 @@ internal static class JinjaTests
 {
     public static bool Apply(string name, object? v, List<object?> args)
     {
+        v = Py.Plain(v);
         object? Arg0() => args.Count > 0 ? args[0] : throw new ChatTemplateException($"test '{name}' needs an argument");
         return name switch
         {
@@ -18,9 +19,9 @@ internal static class JinjaTests
             "number" => v is long or double or bool,
             "integer" => v is long,
             "float" => v is double,
-            "mapping" => v is Dictionary<string, object?>,
-            "iterable" => v is string or List<object?> or Dictionary<string, object?> or Undefined,
-            "sequence" => v is string or List<object?> or Dictionary<string, object?>,
+            "mapping" => v is PyDict,
+            "iterable" => v is string or List<object?> or PyDict or Undefined,
+            "sequence" => v is string or PyDict || (v is List<object?> && v is not PyGenerator),
             "callable" => v is JinjaCallable,
             "lower" => v is string s && s == s.ToLowerInvariant(),
             "upper" => v is string s2 && s2 == s2.ToUpperInvariant(),

@@ -22,6 +22,50 @@ internal sealed class JinjaNamespace
     public Dictionary<string, object?> Attributes { get; } = new();
 }
 
+/// <summary>A Python dict: insertion-ordered, keys of any hashable value compared as Python does (1 == 1.0 == True).</summary>
+internal sealed class PyDict : Dictionary<object, object?>
+{
+    public PyDict() : base(PyKeyComparer.Instance) { }
+
+    public PyDict(IEnumerable<KeyValuePair<object, object?>> items) : base(PyKeyComparer.Instance)
+    {
+        foreach (var kv in items) this[kv.Key] = kv.Value;
+    }
+
+    /// <summary>Python dict keys equal when == says so; numbers hash by value so 1, 1.0 and True collide as in Python.</summary>
+    private sealed class PyKeyComparer : IEqualityComparer<object>
+    {
+        public static readonly PyKeyComparer Instance = new();
+
+        public new bool Equals(object? a, object? b) => Py.Equal(a, b);
+
+        public int GetHashCode(object o) => o switch
+        {
+            string s => string.GetHashCode(s, StringComparison.Ordinal),
+            long or double or bool => Py.ToDouble(o).GetHashCode(),
+            _ => o.GetHashCode(),
+        };
+    }
+}
+
+/// <summary>Text marked safe (the safe and escape filters): adding a plain string to it HTML-escapes that string, as markupsafe does.</summary>
+internal sealed class Markup(string value)
+{
+    public string Value { get; } = value;
+
+    public static string Escape(string s) =>
+        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
+
+    public override string ToString() => Value;
+}
+
+/// <summary>The lazy result of select, reject, selectattr, rejectattr and map: iterable, always truthy, not a
+/// sequence and not JSON serializable (pipe it through list first), as in Jinja2.</summary>
+internal sealed class PyGenerator : List<object?>
+{
+    public PyGenerator(IEnumerable<object?> items) : base(items) { }
+}
+
 /// <summary>A Python tuple: a list that prints with parentheses (dict.items() pairs, (a, b) literals).</summary>
 internal sealed class PyTuple : List<object?>
 {
@@ -31,7 +75,7 @@ internal sealed class PyTuple : List<object?>
 }
 
 /// <summary>A callable value: global functions, bound methods and macros. Gets positional and keyword arguments.</summary>
-internal delegate object? JinjaCallable(List<object?> args, Dictionary<string, object?> kwargs);
+internal delegate object? JinjaCallable(List<object?> args, PyDict kwargs);
 
 /// <summary>Python-like operations over the values templates see: null (None), Undefined, bool, long, double, string,
 /// List&lt;object?&gt; (list/tuple), Dictionary&lt;string, object?&gt; (dict), JinjaNamespace, JinjaCallable.</summary>
@@ -50,24 +94,25 @@ internal static class Py
         decimal m => (double)m,
         char c => c.ToString(),
         JsonElement e => FromJson(e),
-        ChatMessage m => new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content },
-        IDictionary<string, object?> d => d.ToDictionary(kv => kv.Key, kv => FromDotNet(kv.Value)),
-        IReadOnlyDictionary<string, object?> d => d.ToDictionary(kv => kv.Key, kv => FromDotNet(kv.Value)),
+        ChatMessage m => new PyDict { ["role"] = m.Role, ["content"] = m.Content },
+        Markup or PyDict or PyTuple or PyGenerator => v,
+        IDictionary<string, object?> d => new PyDict(d.Select(kv => new KeyValuePair<object, object?>(kv.Key, FromDotNet(kv.Value)))),
+        IReadOnlyDictionary<string, object?> d => new PyDict(d.Select(kv => new KeyValuePair<object, object?>(kv.Key, FromDotNet(kv.Value)))),
         IDictionary d => ConvertDictionary(d),
         IEnumerable e => e.Cast<object?>().Select(FromDotNet).ToList(),
         _ => throw new ChatTemplateException($"values of type {v.GetType().Name} cannot be passed to a chat template"),
     };
 
-    private static Dictionary<string, object?> ConvertDictionary(IDictionary d)
+    private static PyDict ConvertDictionary(IDictionary d)
     {
-        var r = new Dictionary<string, object?>();
-        foreach (DictionaryEntry kv in d) r[Convert.ToString(kv.Key, CultureInfo.InvariantCulture) ?? ""] = FromDotNet(kv.Value);
+        var r = new PyDict();
+        foreach (DictionaryEntry kv in d) r[FromDotNet(kv.Key) ?? throw new ChatTemplateException("dictionary keys cannot be null")] = FromDotNet(kv.Value);
         return r;
     }
 
     public static object? FromJson(JsonElement e) => e.ValueKind switch
     {
-        JsonValueKind.Object => e.EnumerateObject().ToDictionary(p => p.Name, p => FromJson(p.Value)),
+        JsonValueKind.Object => new PyDict(e.EnumerateObject().Select(p => new KeyValuePair<object, object?>(p.Name, FromJson(p.Value)))),
         JsonValueKind.Array => e.EnumerateArray().Select(FromJson).ToList(),
         JsonValueKind.String => e.GetString(),
         JsonValueKind.Number => e.TryGetInt64(out long l) ? (object)l : e.GetDouble(),
@@ -79,12 +124,14 @@ internal static class Py
     public static bool Truthy(object? v) => v switch
     {
         null or Undefined => false,
+        PyGenerator => true,
+        Markup m => m.Value.Length > 0,
         bool b => b,
         long l => l != 0,
         double d => d != 0,
         string s => s.Length > 0,
         List<object?> l => l.Count > 0,
-        Dictionary<string, object?> d => d.Count > 0,
+        PyDict d => d.Count > 0,
         _ => true,
     };
 
@@ -95,9 +142,11 @@ internal static class Py
         bool => "bool",
         long => "int",
         double => "float",
-        string => "str",
+        string or Markup => "str",
+        PyTuple => "tuple",
+        PyGenerator => "generator",
         List<object?> => "list",
-        Dictionary<string, object?> => "dict",
+        PyDict => "dict",
         JinjaNamespace => "Namespace",
         JinjaCallable => "function",
         LoopContext => "LoopContext",
@@ -118,6 +167,7 @@ internal static class Py
     public static string Str(object? v) => v switch
     {
         string s => s,
+        Markup m => m.Value,
         Undefined => "",
         _ => Repr(v),
     };
@@ -133,10 +183,12 @@ internal static class Py
             case long l: return l.ToString(CultureInfo.InvariantCulture);
             case double d: return FloatRepr(d);
             case string s: return StringRepr(s);
+            case Markup mk: return "Markup(" + StringRepr(mk.Value) + ")";
+            case PyGenerator: return "<generator object>";
             case PyTuple t: return "(" + string.Join(", ", t.Select(Repr)) + (t.Count == 1 ? ",)" : ")");
             case List<object?> list: return "[" + string.Join(", ", list.Select(Repr)) + "]";
-            case Dictionary<string, object?> dict:
-                return "{" + string.Join(", ", dict.Select(kv => StringRepr(kv.Key) + ": " + Repr(kv.Value))) + "}";
+            case PyDict dict:
+                return "{" + string.Join(", ", dict.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}";
             case JinjaNamespace ns:
                 return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">";
             default: return $"<{TypeName(v)}>";
@@ -198,8 +250,21 @@ internal static class Py
     }
 
     /// <summary>Python ==: numbers by value (True == 1), sequences and dicts element-wise; Undefined equals only Undefined.</summary>
+    /// <summary>A value usable as a dict key (str, int, float, bool); lists, dicts, None and Undefined are not.</summary>
+    public static object HashKey(object? key) => Plain(key) switch
+    {
+        string or long or double or bool => Plain(key)!,
+        PyTuple t when t.All(x => x is string or long or double or bool) => Repr(t),
+        var k => throw new ChatTemplateException($"unhashable dict key of type '{TypeName(k)}'"),
+    };
+
+    /// <summary>Markup behaves as the string it holds everywhere except '+' and printing.</summary>
+    public static object? Plain(object? v) => v is Markup m ? m.Value : v;
+
     public static bool Equal(object? a, object? b)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (a is null || b is null) return a is null && b is null;
         if (a is Undefined || b is Undefined) return a is Undefined && b is Undefined;
         if (IsNumber(a) && IsNumber(b))
@@ -214,7 +279,7 @@ internal static class Py
             for (int i = 0; i < la.Count; i++) if (!Equal(la[i], lb[i])) return false;
             return true;
         }
-        if (a is Dictionary<string, object?> da && b is Dictionary<string, object?> db)
+        if (a is PyDict da && b is PyDict db)
         {
             if (da.Count != db.Count) return false;
             foreach (var kv in da)
@@ -235,6 +300,8 @@ internal static class Py
     /// <summary>Python ordering for &lt; &gt; &lt;= &gt;=: numbers, strings (by code unit), lists lexicographically.</summary>
     public static int Compare(object? a, object? b, string op)
     {
+        a = Plain(a);
+        b = Plain(b);
         if (IsNumber(a) && IsNumber(b))
         {
             if (a is double || b is double) return ToDouble(a).CompareTo(ToDouble(b));
@@ -251,10 +318,10 @@ internal static class Py
     }
 
     /// <summary>Iterates a value as a Python for loop would: lists, dict keys, string characters; Undefined is empty.</summary>
-    public static List<object?> Iterate(object? v) => v switch
+    public static List<object?> Iterate(object? v) => Plain(v) switch
     {
         List<object?> l => l,
-        Dictionary<string, object?> d => d.Keys.Select(k => (object?)k).ToList(),
+        PyDict d => d.Keys.ToList<object?>(),
         string s => StringChars(s),
         Undefined => [],
         _ => throw new ChatTemplateException($"'{TypeName(v)}' object is not iterable"),
@@ -272,21 +339,26 @@ internal static class Py
         return r;
     }
 
-    public static bool Contains(object? container, object? item) => container switch
+    public static bool Contains(object? container, object? item)
     {
-        string s when item is string sub => s.Contains(sub, StringComparison.Ordinal),
-        string => throw new ChatTemplateException($"'in <string>' requires string as left operand, not {TypeName(item)}"),
-        List<object?> l => l.Any(x => Equal(x, item)),
-        Dictionary<string, object?> d => item is string k && d.ContainsKey(k),
-        Undefined => false,
-        _ => throw new ChatTemplateException($"argument of type '{TypeName(container)}' is not iterable"),
-    };
+        container = Plain(container);
+        item = Plain(item);
+        return container switch
+        {
+            string s when item is string sub => s.Contains(sub, StringComparison.Ordinal),
+            string => throw new ChatTemplateException($"'in <string>' requires string as left operand, not {TypeName(item)}"),
+            List<object?> l => l.Any(x => Equal(x, item)),
+            PyDict d => item is not null and not Undefined and not List<object?> and not PyDict && d.ContainsKey(item),
+            Undefined => false,
+            _ => throw new ChatTemplateException($"argument of type '{TypeName(container)}' is not iterable"),
+        };
+    }
 
-    public static long Length(object? v) => v switch
+    public static long Length(object? v) => Plain(v) switch
     {
         string s => StringChars(s).Count,
         List<object?> l => l.Count,
-        Dictionary<string, object?> d => d.Count,
+        PyDict d => d.Count,
         Undefined => 0,
         _ => throw new ChatTemplateException($"object of type '{TypeName(v)}' has no len()"),
     };

@@ -19,6 +19,12 @@ internal static class Operators
             case "in": return Py.Contains(b, a);
             case "not in": return !Py.Contains(b, a);
         }
+        if (op == "+" && (a is Markup || b is Markup) && Py.Plain(a) is string && Py.Plain(b) is string)
+            return new Markup((a is Markup ma ? ma.Value : Markup.Escape((string)a!)) + (b is Markup mb ? mb.Value : Markup.Escape((string)b!)));
+        a = Py.Plain(a);
+        b = Py.Plain(b);
+        if (a is PyGenerator || b is PyGenerator)
+            throw new ChatTemplateException($"unsupported operand type(s) for {op}: '{Py.TypeName(a)}' and '{Py.TypeName(b)}'");
         if (a is Undefined ua) throw new ChatTemplateException($"{ua.Description} (used with '{op}')");
         if (b is Undefined ub) throw new ChatTemplateException($"{ub.Description} (used with '{op}')");
         switch (op)
