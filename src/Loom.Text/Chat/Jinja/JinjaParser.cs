@@ -8,6 +8,21 @@ internal sealed class JinjaParser
     private readonly List<Token> _tokens;
     private int _i;
     private readonly Stack<(string Tag, int Line)> _open = new();
+    private int _depth;
+
+    /// <summary>Nesting (blocks, parentheses, unary operators) and operator chains deeper than real templates ever
+    /// go are rejected, so a hostile template cannot overflow the parser's or the interpreter's stack.</summary>
+    private const int MaxDepth = 100, MaxChain = 500;
+
+    private void Enter()
+    {
+        if (++_depth > MaxDepth) throw Error(Peek, $"template nests deeper than {MaxDepth} levels");
+    }
+
+    private void Chain(ref int n)
+    {
+        if (++n > MaxChain) throw Error(Peek, $"expression chains more than {MaxChain} operators");
+    }
 
     private JinjaParser(List<Token> tokens) => _tokens = tokens;
 
@@ -115,8 +130,9 @@ internal sealed class JinjaParser
     {
         var t = Peek;
         _open.Push((t.Value, t.Line));
+        Enter();
         try { return ParseStatementInner(); }
-        finally { _open.Pop(); }
+        finally { _open.Pop(); _depth--; }
     }
 
     private Stmt ParseStatementInner()
@@ -275,6 +291,13 @@ internal sealed class JinjaParser
 
     private Expr ParseExpression()
     {
+        Enter();
+        try { return ParseExpressionInner(); }
+        finally { _depth--; }
+    }
+
+    private Expr ParseExpressionInner()
+    {
         var expr = ParseOr();
         while (Peek.Is(TokenKind.Name, "if"))
         {
@@ -289,20 +312,28 @@ internal sealed class JinjaParser
     private Expr ParseOr()
     {
         var left = ParseAnd();
-        while (Peek.Is(TokenKind.Name, "or")) left = new BinaryExpr(Next().Line, "or", left, ParseAnd());
+        int n = 0;
+        while (Peek.Is(TokenKind.Name, "or")) { Chain(ref n); left = new BinaryExpr(Next().Line, "or", left, ParseAnd()); }
         return left;
     }
 
     private Expr ParseAnd()
     {
         var left = ParseNot();
-        while (Peek.Is(TokenKind.Name, "and")) left = new BinaryExpr(Next().Line, "and", left, ParseNot());
+        int n = 0;
+        while (Peek.Is(TokenKind.Name, "and")) { Chain(ref n); left = new BinaryExpr(Next().Line, "and", left, ParseNot()); }
         return left;
     }
 
     private Expr ParseNot()
     {
-        if (Peek.Is(TokenKind.Name, "not")) return new UnaryExpr(Next().Line, "not", ParseNot());
+        if (Peek.Is(TokenKind.Name, "not"))
+        {
+            var t = Next();
+            Enter();
+            try { return new UnaryExpr(t.Line, "not", ParseNot()); }
+            finally { _depth--; }
+        }
         return ParseCompare();
     }
 
@@ -312,6 +343,7 @@ internal sealed class JinjaParser
     {
         var left = ParseMath1();
         Expr? chain = null;
+        int n = 0;
         while (true)
         {
             var t = Peek;
@@ -320,6 +352,7 @@ internal sealed class JinjaParser
             else if (t.Is(TokenKind.Name, "in")) { _i++; op = "in"; }
             else if (t.Is(TokenKind.Name, "not") && PeekAt(1).Is(TokenKind.Name, "in")) { _i += 2; op = "not in"; }
             else break;
+            Chain(ref n);
             var right = ParseMath1();
             var cmp = new BinaryExpr(t.Line, op, left, right);
             chain = chain is null ? cmp : new BinaryExpr(t.Line, "and", chain, cmp);
@@ -331,8 +364,10 @@ internal sealed class JinjaParser
     private Expr ParseMath1()
     {
         var left = ParseConcat();
+        int n = 0;
         while (Peek.Kind == TokenKind.Operator && Peek.Value is "+" or "-")
         {
+            Chain(ref n);
             var t = Next();
             left = new BinaryExpr(t.Line, t.Value, left, ParseConcat());
         }
@@ -342,15 +377,18 @@ internal sealed class JinjaParser
     private Expr ParseConcat()
     {
         var left = ParseMath2();
-        while (Peek.Is(TokenKind.Operator, "~")) left = new BinaryExpr(Next().Line, "~", left, ParseMath2());
+        int n = 0;
+        while (Peek.Is(TokenKind.Operator, "~")) { Chain(ref n); left = new BinaryExpr(Next().Line, "~", left, ParseMath2()); }
         return left;
     }
 
     private Expr ParseMath2()
     {
         var left = ParsePow();
+        int n = 0;
         while (Peek.Kind == TokenKind.Operator && Peek.Value is "*" or "/" or "//" or "%")
         {
+            Chain(ref n);
             var t = Next();
             left = new BinaryExpr(t.Line, t.Value, left, ParsePow());
         }
@@ -360,7 +398,8 @@ internal sealed class JinjaParser
     private Expr ParsePow()
     {
         var left = ParseUnary(true);
-        while (Peek.Is(TokenKind.Operator, "**")) left = new BinaryExpr(Next().Line, "**", left, ParseUnary(true));
+        int n = 0;
+        while (Peek.Is(TokenKind.Operator, "**")) { Chain(ref n); left = new BinaryExpr(Next().Line, "**", left, ParseUnary(true)); }
         return left;
     }
 
@@ -371,7 +410,9 @@ internal sealed class JinjaParser
         if (t.Is(TokenKind.Operator, "-") || t.Is(TokenKind.Operator, "+"))
         {
             _i++;
-            node = new UnaryExpr(t.Line, t.Value, ParseUnary(false));
+            Enter();
+            try { node = new UnaryExpr(t.Line, t.Value, ParseUnary(false)); }
+            finally { _depth--; }
         }
         else node = ParsePostfix(ParsePrimary());
         return withFilter ? ParseFilterExpr(node) : node;
@@ -438,15 +479,18 @@ internal sealed class JinjaParser
 
     private Expr ParsePostfix(Expr node)
     {
+        int links = 0;
         while (true)
         {
+            Chain(ref links);
             var t = Peek;
             if (t.Is(TokenKind.Operator, "."))
             {
                 _i++;
                 var n = Next();
                 if (n.Kind == TokenKind.Name) node = new AttrExpr(t.Line, node, n.Value);
-                else if (n.Kind == TokenKind.Integer) node = new ItemExpr(t.Line, node, new ConstExpr(n.Line, long.Parse(n.Value, CultureInfo.InvariantCulture)));
+                else if (n.Kind == TokenKind.Integer && long.TryParse(n.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long index))
+                    node = new ItemExpr(t.Line, node, new ConstExpr(n.Line, index));
                 else throw Error(n, $"expected an attribute name after '.', found {n}");
             }
             else if (t.Is(TokenKind.Operator, "[")) { _i++; node = ParseSubscript(node, t.Line); }
@@ -495,8 +539,10 @@ internal sealed class JinjaParser
 
     private Expr ParseFilterExpr(Expr node)
     {
+        int n = 0;
         while (true)
         {
+            Chain(ref n);
             if (Peek.Is(TokenKind.Operator, "|")) { _i++; node = ParseFilter(node); }
             else if (Peek.Is(TokenKind.Name, "is")) { _i++; node = ParseTest(node); }
             else if (Peek.Is(TokenKind.Operator, "(")) { var t = Next(); var (a, k) = ParseCallArgs(); node = new CallExpr(t.Line, node, a, k); }

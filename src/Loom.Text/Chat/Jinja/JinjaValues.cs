@@ -172,9 +172,31 @@ internal static class Py
         _ => Repr(v),
     };
 
+    [ThreadStatic] private static HashSet<object>? ReprActive;
+
     /// <summary>Python repr(), used for list and dict elements when printed.</summary>
+    /// <summary>Values nested deeper than this (only a template can build them) are refused rather than recursed into.</summary>
+    public const int MaxNesting = 500;
+
+    [ThreadStatic] private static int _nesting;
+
+    private readonly struct Nesting : IDisposable
+    {
+        public Nesting(string what)
+        {
+            if (++_nesting > MaxNesting)
+            {
+                _nesting = 0;
+                throw new ChatTemplateException($"{what}: value nested deeper than {MaxNesting} levels");
+            }
+        }
+
+        public void Dispose() => _nesting = Math.Max(0, _nesting - 1);
+    }
+
     public static string Repr(object? v)
     {
+        using var guard = new Nesting("printing");
         switch (v)
         {
             case null: return "None";
@@ -190,7 +212,11 @@ internal static class Py
             case PyDict dict:
                 return "{" + string.Join(", ", dict.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}";
             case JinjaNamespace ns:
-                return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">";
+                // A namespace can contain itself ({% set ns.me = ns %}); print the inner one as Python's reprlib does.
+                ReprActive ??= new HashSet<object>(ReferenceEqualityComparer.Instance);
+                if (!ReprActive.Add(ns) || ReprActive.Count > 64) return "<Namespace ...>";
+                try { return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">"; }
+                finally { ReprActive.Remove(ns); }
             default: return $"<{TypeName(v)}>";
         }
     }
@@ -263,6 +289,7 @@ internal static class Py
 
     public static bool Equal(object? a, object? b)
     {
+        using var guard = new Nesting("comparing");
         a = Plain(a);
         b = Plain(b);
         if (a is null || b is null) return a is null && b is null;
