@@ -22,7 +22,7 @@ internal static class BpeGgufMetadata
         }
         var merges = tok.Merges.Select(m => tokens[m.Left] + " " + tokens[m.Right]).ToArray();
         w.Add("tokenizer.ggml.model", GgufValue.String("gpt2"));
-        w.Add("tokenizer.ggml.pre", GgufValue.String(tok.PreTokenizer == PreTokenizerKind.Llama3 ? "llama-bpe" : "gpt2"));
+        w.Add("tokenizer.ggml.pre", GgufValue.String(tok.PreTokenizer == PreTokenizerKind.Llama3 ? "llama-bpe" : "gpt-2"));
         w.Add("tokenizer.ggml.tokens", GgufValue.Array(tokens));
         w.Add("tokenizer.ggml.token_type", GgufValue.Array(types));
         w.Add("tokenizer.ggml.merges", GgufValue.Array(merges));
