@@ -52,6 +52,7 @@ public static class Program
             t.AddCommand<TokenizerTrainCommand>("train").WithDescription("Train a byte-level BPE tokenizer on text files; writes tokenizer.json.");
             t.AddCommand<TokenizerEncodeCommand>("encode").WithDescription("Encode text or a file with a tokenizer.json and print the ids.");
             t.AddCommand<TokenizerBenchCommand>("bench").WithDescription("Measure encode MB/s (and optionally training time) on a text file.");
+            t.AddCommand<TokenizerGgufCommand>("gguf").WithDescription("Convert a Hugging Face tokenizer to a vocab-only GGUF (as convert_hf_to_gguf.py does).");
         });
         config.AddBranch("bench", b =>
         {
