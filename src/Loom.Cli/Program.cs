@@ -44,6 +44,7 @@ public static class Program
         config.AddCommand<ChatCommand>("chat").WithDescription("Multi-turn chat on standard input with the model's chat template (/reset, /system TEXT, /exit).");
         config.AddCommand<LogitsCommand>("logits").WithDescription("Token ids and logits of a prompt as JSON (last position or --all-positions).");
         config.AddCommand<PerplexityCommand>("perplexity").WithDescription("Perplexity of a model on a text file, computed as llama.cpp's perplexity tool does.");
+        config.AddCommand<ConvertCommand>("convert").WithDescription("Convert a model folder (safetensors) to GGUF, or a llama GGUF back to a folder.");
         config.AddCommand<MakeTestModelCommand>("make-test-model").WithDescription("Write a GGUF model with seeded random weights (for oracles and benchmarks).").IsHidden();
         config.AddCommand<InfoCommand>("info").WithDescription("Describe a GGUF model file: architecture, parameters, quantization mix, hyper-parameters, tokenizer.");
         config.AddBranch("tokenizer", t =>
