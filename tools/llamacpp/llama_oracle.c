@@ -9,8 +9,9 @@
 //            -> {"tokens":[..],"logits_shape":[T,V],"greedy":[..],"add_bos":b}
 //   tokenize MODEL TEXT_FILE [--no-special]
 //            -> {"tokens":[..]}
-//   template MODEL [--no-add-ass] ROLE CONTENT [ROLE CONTENT ...]
-//            Renders llama_chat_apply_template with the file's tokenizer.chat_template.
+//   template MODEL|--file TEMPLATE_FILE [--no-add-ass] ROLE CONTENT [ROLE CONTENT ...]
+//            Renders llama_chat_apply_template with the file's tokenizer.chat_template (or the template in a text
+//            file). llama.cpp does not run Jinja here: it recognises the template family and formats it in C++.
 //            -> {"text":"..."}
 //   bench    MODEL [--threads N] [--pp 512] [--tg 128] [--reps 3]
 //            Prompt processing of PP tokens (one batch) and generation of TG tokens after a 4-token prompt,
@@ -216,9 +217,23 @@ static void print_json_string(const char * s) {
 }
 
 static int mode_template(int argc, char ** argv) {
-    if (argc < 3) die("usage: template MODEL [--no-add-ass] ROLE CONTENT ...", NULL);
-    int add_ass = 1, first = 3;
-    if (argc > 3 && strcmp(argv[3], "--no-add-ass") == 0) { add_ass = 0; first = 4; }
+    // template MODEL [...] or template --file TEMPLATE_FILE [...]: the template comes from the GGUF's
+    // tokenizer.chat_template or from a text file.
+    int first = 3;
+    struct llama_model * model = NULL;
+    const char * tmpl;
+    if (argc >= 4 && strcmp(argv[2], "--file") == 0) {
+        long tlen;
+        tmpl = read_file(argv[3], &tlen);
+        first = 4;
+    } else {
+        if (argc < 3) die("usage: template MODEL|--file TEMPLATE_FILE [--no-add-ass] ROLE CONTENT ...", NULL);
+        model = load_model(argv[2], 1);
+        tmpl = llama_model_chat_template(model, NULL);
+        if (!tmpl) die("the file has no tokenizer.chat_template", argv[2]);
+    }
+    int add_ass = 1;
+    if (argc > first && strcmp(argv[first], "--no-add-ass") == 0) { add_ass = 0; first++; }
     int n_msg = (argc - first) / 2;
     struct llama_chat_message * msgs = calloc((size_t)(n_msg + 1), sizeof *msgs);
     long total = 0;
@@ -227,9 +242,6 @@ static int mode_template(int argc, char ** argv) {
         msgs[i].content = argv[first + 2 * i + 1];
         total += (long)strlen(msgs[i].content) + 64;
     }
-    struct llama_model * model = load_model(argv[2], 1);
-    const char * tmpl = llama_model_chat_template(model, NULL);
-    if (!tmpl) die("the file has no tokenizer.chat_template", argv[2]);
     int cap = (int)(total * 2 + 4096);
     char * buf = malloc((size_t)cap);
     int n = llama_chat_apply_template(tmpl, msgs, (size_t)n_msg, add_ass, buf, cap);
@@ -239,7 +251,7 @@ static int mode_template(int argc, char ** argv) {
     printf("{\"text\":");
     print_json_string(buf);
     printf("}\n");
-    llama_model_free(model);
+    if (model) llama_model_free(model);
     return 0;
 }
 
