@@ -53,6 +53,7 @@ public static class Program
             b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
             b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
             b.AddCommand<BenchTrainCommand>("train").WithDescription("Training tokens/s of Loom and PyTorch on a character-level Llama-style model (Moby-Dick).");
+            b.AddCommand<BenchDecodeCommand>("decode").WithDescription("Prompt-processing and generation tokens/s of Loom and llama.cpp on a GGUF file, same threads.");
         });
         config.SetExceptionHandler((ex, _) =>
         {
