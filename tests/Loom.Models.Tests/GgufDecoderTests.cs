@@ -14,12 +14,12 @@ public sealed class GgufDecoderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    internal static BpeTokenizer DefaultTokenizer() => TokenizerJson.Load(Path.Combine(Fixtures.RepoRoot, "models", "default", "tokenizer.json"));
+    internal static GgufVocab DefaultVocab() => GgufTokenizer.FromTokenizerJson(Path.Combine(Fixtures.RepoRoot, "models", "default", "tokenizer.json"));
 
     internal static string WriteTiny(string dir, string arch, GgmlType type, ulong seed = 7)
     {
         string path = Path.Combine(dir, $"{arch}-{type}.gguf");
-        TestModelWriter.Write(path, arch, type, seed, DefaultTokenizer(), TestModelShape.Tiny);
+        TestModelWriter.Write(path, arch, type, seed, DefaultVocab(), TestModelShape.Tiny);
         return path;
     }
 
@@ -97,7 +97,7 @@ public sealed class GgufDecoderTests : IDisposable
             Assert.NotNull(c.RopeFreqFactors);
             Assert.Equal(2048, m.ContextLength);
             Assert.NotSame(m.Decoder.Weights.TokenEmbedding, m.Decoder.Weights.Output);
-            Assert.StartsWith("loom-test-llama-tiny", m.Name);
+            Assert.StartsWith("loom-test-tiny-F32", m.Name);
         }
     }
 

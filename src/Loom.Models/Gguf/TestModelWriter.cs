@@ -31,16 +31,17 @@ public sealed record TestModelShape(string Name, int Dim, int Layers, int Heads,
 public static class TestModelWriter
 {
     /// <summary>Writes the model atomically; the same arguments give the same bytes.</summary>
-    public static void Write(string path, string arch, GgmlType type, ulong seed, BpeTokenizer tokenizer, TestModelShape shape)
+    public static void Write(string path, string arch, GgmlType type, ulong seed, GgufVocab vocabulary, TestModelShape shape)
     {
         if (!GgufDecoder.Architectures.Contains(arch))
             throw new ArgumentException($"unknown architecture '{arch}' (one of {string.Join(", ", GgufDecoder.Architectures)})");
         var s = shape;
-        int vocab = tokenizer.VocabSize;
+        int vocab = vocabulary.Tokens.Length;
         var rng = new Rng(seed);
         var w = new GgufWriter();
         w.Add("general.architecture", GgufValue.String(arch));
-        w.Add("general.name", GgufValue.String($"loom-test-{arch}-{s.Name}-{type}-seed{seed}"));
+        w.Add("general.name", GgufValue.String($"loom-test-{s.Name}-{type}-seed{seed}"));   // no arch in the name: llama.cpp special-cases names containing "phi3"
+        w.Add("general.basename", GgufValue.String("loom-test"));
         w.Add($"{arch}.context_length", GgufValue.UInt32((uint)s.ContextLength));
         w.Add($"{arch}.embedding_length", GgufValue.UInt32((uint)s.Dim));
         w.Add($"{arch}.block_count", GgufValue.UInt32((uint)s.Layers));
@@ -62,7 +63,7 @@ public static class TestModelWriter
             w.Add("gemma2.final_logit_softcapping", GgufValue.Float32(3f));
         }
         w.Add("general.file_type", GgufValue.UInt32(FileType(type)));
-        BpeGgufMetadata.Write(w, tokenizer);
+        GgufTokenizer.WriteMetadata(w, vocabulary);
 
         int q = s.Heads * s.HeadDim, kv = s.KvHeads * s.HeadDim;
         float inStd = 1f / MathF.Sqrt(s.Dim);
