@@ -62,6 +62,7 @@ public static class Program
             b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
             b.AddCommand<BenchQuantCommand>("quant").WithDescription("Quantized matmul GB/s and GFLOP/s per ggml type: decode (T=1) and prefill shapes, 1 and 2 threads.");
             b.AddCommand<BenchTrainCommand>("train").WithDescription("Training tokens/s of Loom and PyTorch on a character-level Llama-style model (Moby-Dick).");
+            b.AddCommand<BenchDecodeCommand>("decode").WithDescription("Prompt-processing and generation tokens/s of Loom and llama.cpp on a GGUF file, same threads.");
         });
         config.SetExceptionHandler((ex, _) =>
         {
