@@ -40,6 +40,7 @@ public static class Program
             d.AddCommand<DataTokenizeCommand>("tokenize").WithDescription("Encode text into memory-mapped token shards (train.tok, val.tok).");
         });
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
+        config.AddCommand<ServeCommand>("serve").WithDescription("Serve models over an OpenAI-compatible HTTP API with continuous batching, and a web chat page at /.");
         config.AddCommand<InfoCommand>("info").WithDescription("Describe a GGUF model file: architecture, parameters, quantization mix, hyper-parameters, tokenizer.");
         config.AddBranch("tokenizer", t =>
         {
@@ -52,6 +53,7 @@ public static class Program
         {
             b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
             b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
+            b.AddCommand<BenchServeCommand>("serve").WithDescription("Load-test an OpenAI-compatible server (default: loom serve on the bundled model): requests/s, tokens/s, TTFT and latency percentiles.");
             b.AddCommand<BenchTrainCommand>("train").WithDescription("Training tokens/s of Loom and PyTorch on a character-level Llama-style model (Moby-Dick).");
         });
         config.SetExceptionHandler((ex, _) =>
