@@ -7,7 +7,7 @@ namespace Loom.Tensors.Quant;
 /// Row conversion between f32 and ggml block types: dequantize (any supported type to f32) and quantize
 /// (f32 to a type). Rows are whole numbers of blocks.
 /// </summary>
-public static class QuantRows
+public static unsafe class QuantRows
 {
     /// <summary>Decodes <paramref name="dst"/>.Length elements from the blocks in <paramref name="src"/>.</summary>
     public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
@@ -19,27 +19,11 @@ public static class QuantRows
             case GgmlType.F32: MemoryMarshal.Cast<byte, float>(src[..(int)need]).CopyTo(dst); break;
             case GgmlType.F16: HalfConvert.HalfToFloat(MemoryMarshal.Cast<byte, Half>(src[..(int)need]), dst); break;
             case GgmlType.BF16: HalfConvert.BF16ToFloat(MemoryMarshal.Cast<byte, ushort>(src[..(int)need]), dst); break;
-            case GgmlType.Q8_0:
-                for (int b = 0; b < dst.Length / 32; b++)
-                {
-                    var blk = src.Slice(b * 34, 34);
-                    float d = (float)BinaryPrimitives.ReadHalfLittleEndian(blk);
-                    for (int i = 0; i < 32; i++) dst[b * 32 + i] = d * (sbyte)blk[2 + i];
-                }
+            default:
+                fixed (byte* p = src)
+                fixed (float* q = dst)
+                    DequantizeBlocks(type, p, q, dst.Length / GgmlTypeLayout.BlockElements(type));
                 break;
-            case GgmlType.Q4_0:
-                for (int b = 0; b < dst.Length / 32; b++)
-                {
-                    var blk = src.Slice(b * 18, 18);
-                    float d = (float)BinaryPrimitives.ReadHalfLittleEndian(blk);
-                    for (int i = 0; i < 16; i++)
-                    {
-                        dst[b * 32 + i] = d * ((blk[2 + i] & 0x0F) - 8);
-                        dst[b * 32 + i + 16] = d * ((blk[2 + i] >> 4) - 8);
-                    }
-                }
-                break;
-            default: throw new NotSupportedException($"dequantizing {type} is not implemented yet");
         }
     }
 
@@ -53,7 +37,51 @@ public static class QuantRows
             case GgmlType.F32: MemoryMarshal.Cast<float, byte>(src).CopyTo(dst); break;
             case GgmlType.F16: HalfConvert.FloatToHalf(src, MemoryMarshal.Cast<byte, Half>(dst[..(int)need])); break;
             case GgmlType.BF16: HalfConvert.FloatToBF16(src, MemoryMarshal.Cast<byte, ushort>(dst[..(int)need])); break;
-            default: throw new NotSupportedException($"quantizing to {type} is not implemented yet");
+            default:
+                fixed (float* p = src)
+                fixed (byte* q = dst)
+                    QuantizeBlocks(type, p, q, src.Length / GgmlTypeLayout.BlockElements(type));
+                break;
+        }
+    }
+
+    /// <summary>Decodes <paramref name="blocks"/> whole blocks of a block-quantized type.</summary>
+    internal static void DequantizeBlocks(GgmlType type, byte* src, float* dst, int blocks)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: BlockDequant.Q4_0(src, dst, blocks); break;
+            case GgmlType.Q4_1: BlockDequant.Q4_1(src, dst, blocks); break;
+            case GgmlType.Q5_0: BlockDequant.Q5_0(src, dst, blocks); break;
+            case GgmlType.Q5_1: BlockDequant.Q5_1(src, dst, blocks); break;
+            case GgmlType.Q8_0: BlockDequant.Q8_0(src, dst, blocks); break;
+            case GgmlType.Q2_K: BlockDequant.Q2_K(src, dst, blocks); break;
+            case GgmlType.Q3_K: BlockDequant.Q3_K(src, dst, blocks); break;
+            case GgmlType.Q4_K: BlockDequant.Q4_K(src, dst, blocks); break;
+            case GgmlType.Q5_K: BlockDequant.Q5_K(src, dst, blocks); break;
+            case GgmlType.Q6_K: BlockDequant.Q6_K(src, dst, blocks); break;
+            case GgmlType.Q8_K: BlockDequant.Q8_K(src, dst, blocks); break;
+            default: throw new NotSupportedException($"dequantizing {type} is not supported");
+        }
+    }
+
+    /// <summary>Encodes <paramref name="blocks"/> whole blocks into a block-quantized type.</summary>
+    internal static void QuantizeBlocks(GgmlType type, float* src, byte* dst, int blocks)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: BlockQuantize.Q4_0(src, dst, blocks); break;
+            case GgmlType.Q4_1: BlockQuantize.Q4_1(src, dst, blocks); break;
+            case GgmlType.Q5_0: BlockQuantize.Q5_0(src, dst, blocks); break;
+            case GgmlType.Q5_1: BlockQuantize.Q5_1(src, dst, blocks); break;
+            case GgmlType.Q8_0: BlockQuantize.Q8_0(src, dst, blocks); break;
+            case GgmlType.Q2_K: BlockQuantize.Q2_K(src, dst, blocks); break;
+            case GgmlType.Q3_K: BlockQuantize.Q3_K(src, dst, blocks); break;
+            case GgmlType.Q4_K: BlockQuantize.Q4_K(src, dst, blocks); break;
+            case GgmlType.Q5_K: BlockQuantize.Q5_K(src, dst, blocks); break;
+            case GgmlType.Q6_K: BlockQuantize.Q6_K(src, dst, blocks); break;
+            case GgmlType.Q8_K: BlockQuantize.Q8_K(src, dst, blocks); break;
+            default: throw new NotSupportedException($"quantizing to {type} is not supported");
         }
     }
 }

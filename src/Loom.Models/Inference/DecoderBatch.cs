@@ -1,0 +1,455 @@
+using System.Numerics.Tensors;
+using Loom.Tensors;
+
+namespace Loom.Models.Inference;
+
+/// <summary>
+/// The stateful half of a <see cref="DecoderModel"/>: per-slot KV caches and reused work buffers. One forward pass
+/// serves every row of a ragged batch: the rows' tokens are concatenated to (N, C) for the projections, norms and MLP
+/// (matrix-matrix through QuantMatrix), each token is rotated at its own position, and each token attends to its own
+/// slot's cache. Long batches run in chunks of <see cref="MaxChunkTokens"/> tokens. Not thread-safe.
+/// </summary>
+public sealed class DecoderBatch : IBatchedLm
+{
+    /// <summary>Tokens per forward chunk (llama.cpp's default micro-batch).</summary>
+    public const int MaxChunkTokens = 512;
+
+    internal enum OutputMode { LastLogits, AllLogits, AllHidden }
+
+    private readonly DecoderModel _model;
+    private readonly DecoderConfig _c;
+    private readonly int _slots, _capacity;
+    private readonly KvCacheType _cacheType;
+    // Per (layer, slot): keys and values laid out (KvHeads, capacity, HeadDim or ValueDim), so one head's scan is contiguous.
+    private readonly float[][]? _k32, _v32;
+    private readonly Half[][]? _k16, _v16;
+    private readonly int[] _length;
+
+    private int _bufTokens;
+    private float[] _x = [], _xn = [], _q = [], _k = [], _v = [], _att = [], _o = [], _gate = [], _up = [], _wide = [], _hidden = [];
+    private int[] _tok = [], _slotOf = [], _posOf = [];
+    private int[] _rowTokens = [];
+    private bool[] _used = [];
+
+    internal DecoderBatch(DecoderModel model, int slots, int contextLength, KvCacheType cacheType)
+    {
+        if (slots <= 0) throw new ArgumentOutOfRangeException(nameof(slots), slots, "a batch needs at least one slot");
+        if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "context length must be positive");
+        _model = model;
+        _c = model.Config;
+        _slots = slots;
+        _capacity = contextLength;
+        _cacheType = cacheType;
+        long kLen = (long)_c.KvHeads * contextLength * _c.HeadDim, vLen = (long)_c.KvHeads * contextLength * _c.ValueDim;
+        if (Math.Max(kLen, vLen) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "context too long for one cache array");
+        int n = _c.Layers * slots;
+        if (cacheType == KvCacheType.F32)
+        {
+            _k32 = new float[n][];
+            _v32 = new float[n][];
+            for (int i = 0; i < n; i++) { _k32[i] = new float[kLen]; _v32[i] = new float[vLen]; }
+        }
+        else
+        {
+            _k16 = new Half[n][];
+            _v16 = new Half[n][];
+            for (int i = 0; i < n; i++) { _k16[i] = new Half[kLen]; _v16[i] = new Half[vLen]; }
+        }
+        _length = new int[slots];
+        _used = new bool[slots];
+    }
+
+    public DecoderModel Model => _model;
+    public int VocabSize => _c.VocabSize;
+    public int ContextLength => _capacity;
+    public int SlotCount => _slots;
+    public KvCacheType CacheType => _cacheType;
+
+    public int SlotLength(int slot) => _length[CheckSlot(slot)];
+
+    public void TruncateSlot(int slot, int length)
+    {
+        CheckSlot(slot);
+        if (length < 0 || length > _length[slot])
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"slot {slot} holds {_length[slot]} tokens; cannot truncate to {length}");
+        _length[slot] = length;
+    }
+
+    private int CheckSlot(int slot)
+    {
+        if ((uint)slot >= (uint)_slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, $"slot must be in [0, {_slots})");
+        return slot;
+    }
+
+    public void Forward(ReadOnlySpan<BatchRow> rows, Span<float> logits) => Run(rows, OutputMode.LastLogits, logits);
+
+    /// <summary>
+    /// Appends every row and writes, by <paramref name="mode"/>: each row's last-token logits (rows, V), every token's
+    /// logits (N, V), or every token's final-norm hidden state (N, C).
+    /// </summary>
+    internal void Run(ReadOnlySpan<BatchRow> rows, OutputMode mode, Span<float> output)
+    {
+        int total = Validate(rows);
+        int width = mode == OutputMode.AllHidden ? _c.Dim : _c.VocabSize;
+        int outRows = mode == OutputMode.LastLogits ? rows.Length : total;
+        if (output.Length < (long)outRows * width) throw new ArgumentException($"output has {output.Length} elements, needs ({outRows}, {width})");
+
+        // Walk the rows in order, cutting them into chunks of at most MaxChunkTokens tokens; a row may span chunks.
+        int row = 0, offset = 0, outIndex = 0;
+        while (row < rows.Length)
+        {
+            int n = 0, firstOut = outIndex, outputs = 0;
+            EnsureBuffers(Math.Min(total, MaxChunkTokens));
+            var outFlags = _rowTokens;   // reused as "token i is an output" marker for this chunk
+            while (row < rows.Length && n < MaxChunkTokens)
+            {
+                var r = rows[row];
+                var ids = r.Tokens.Span;
+                int take = Math.Min(ids.Length - offset, MaxChunkTokens - n);
+                int start = _length[r.Slot] + offset;
+                for (int j = 0; j < take; j++)
+                {
+                    _tok[n + j] = ids[offset + j];
+                    _slotOf[n + j] = r.Slot;
+                    _posOf[n + j] = start + j;
+                    bool last = offset + j == ids.Length - 1;
+                    bool isOut = mode != OutputMode.LastLogits || last;
+                    outFlags[n + j] = isOut ? 1 : 0;
+                    if (isOut) outputs++;
+                }
+                n += take;
+                offset += take;
+                if (offset == ids.Length) { row++; offset = 0; }
+            }
+            RunChunk(n);
+            WriteOutputs(n, outFlags, mode, output.Slice(firstOut * width, outputs * width), outputs);
+            outIndex += outputs;
+        }
+        // Commit the new lengths only now: a row's later chunks take their positions from the length before this call.
+        foreach (var r in rows) _length[r.Slot] += r.Tokens.Length;
+    }
+
+    private int Validate(ReadOnlySpan<BatchRow> rows)
+    {
+        if (rows.Length == 0) throw new ArgumentException("the batch has no rows");
+        Array.Clear(_used);
+        long total = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var r = rows[i];
+            CheckSlot(r.Slot);
+            if (_used[r.Slot]) throw new ArgumentException($"slot {r.Slot} appears in more than one row of the batch");
+            _used[r.Slot] = true;
+            var ids = r.Tokens.Span;
+            if (ids.Length == 0) throw new ArgumentException($"row {i} (slot {r.Slot}) has no tokens");
+            if (_length[r.Slot] + ids.Length > _capacity)
+                throw new ArgumentException($"slot {r.Slot} holds {_length[r.Slot]} tokens; {ids.Length} more exceed its context of {_capacity}");
+            foreach (int id in ids)
+                if ((uint)id >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(rows), id, $"token id must be in [0, {_c.VocabSize})");
+            total += ids.Length;
+        }
+        return (int)total;
+    }
+
+    private void EnsureBuffers(int tokens)
+    {
+        if (tokens <= _bufTokens) return;
+        int n = Math.Max(tokens, Math.Min(MaxChunkTokens, Math.Max(_bufTokens * 2, 1)));
+        var c = _c;
+        _x = new float[n * c.Dim];
+        _xn = new float[n * c.Dim];
+        _o = new float[n * c.Dim];
+        _hidden = new float[n * c.Dim];
+        _q = new float[n * c.QueryWidth];
+        _k = new float[n * c.KeyWidth];
+        _v = new float[n * c.ValueWidth];
+        _att = new float[n * c.Heads * c.ValueDim];
+        _gate = new float[n * c.FfnDim];
+        _up = new float[n * c.FfnDim];
+        _wide = new float[n * Math.Max(2 * c.FfnDim, c.QueryWidth + c.KeyWidth + c.ValueWidth)];
+        _tok = new int[n];
+        _slotOf = new int[n];
+        _posOf = new int[n];
+        _rowTokens = new int[n];
+        _bufTokens = n;
+    }
+
+    private void RunChunk(int n)
+    {
+        var c = _c;
+        var w = _model.Weights;
+        int dim = c.Dim;
+        var x = _x.AsSpan(0, n * dim);
+        for (int i = 0; i < n; i++) w.TokenEmbedding.DequantizeRow(_tok[i], x.Slice(i * dim, dim));
+        if (c.ScaleEmbedding) TensorPrimitives.Multiply(x, MathF.Sqrt(dim), x);
+        int maxPos = 0;
+        for (int i = 0; i < n; i++) maxPos = Math.Max(maxPos, _posOf[i]);
+        var rope = _model.RopeTable(maxPos + 1);
+        for (int l = 0; l < c.Layers; l++) Layer(l, n, rope);
+    }
+
+    private void Layer(int l, int n, float[] rope)
+    {
+        var c = _c;
+        var lw = _model.Weights.Layers[l];
+        int dim = c.Dim, qw = c.QueryWidth, kw = c.KeyWidth, vw = c.ValueWidth;
+        var x = _x.AsSpan(0, n * dim);
+        var xn = _xn.AsSpan(0, n * dim);
+        var q = _q.AsSpan(0, n * qw);
+        var k = _k.AsSpan(0, n * kw);
+        var v = _v.AsSpan(0, n * vw);
+
+        // Attention block.
+        RmsNormRows(x, lw.AttnNorm, xn, n, dim, c.NormEps);
+        if (lw.Qkv != null)
+        {
+            int fw = qw + kw + vw;
+            var qkv = _wide.AsSpan(0, n * fw);
+            lw.Qkv.MatMul(xn, n, qkv);   // (N, Q + K + V)
+            for (int i = 0; i < n; i++)
+            {
+                qkv.Slice(i * fw, qw).CopyTo(q.Slice(i * qw, qw));
+                qkv.Slice(i * fw + qw, kw).CopyTo(k.Slice(i * kw, kw));
+                qkv.Slice(i * fw + qw + kw, vw).CopyTo(v.Slice(i * vw, vw));
+            }
+        }
+        else
+        {
+            lw.Q!.MatMul(xn, n, q);   // (N, H * D)
+            lw.K!.MatMul(xn, n, k);   // (N, Hkv * D)
+            lw.V!.MatMul(xn, n, v);   // (N, Hkv * Dv)
+        }
+        if (lw.QBias != null) AddRows(q, lw.QBias, n);
+        if (lw.KBias != null) AddRows(k, lw.KBias, n);
+        if (lw.VBias != null) AddRows(v, lw.VBias, n);
+        if (lw.QNorm != null) RmsNormRows(q, lw.QNorm, q, n * c.Heads, c.HeadDim, c.NormEps);
+        if (lw.KNorm != null) RmsNormRows(k, lw.KNorm, k, n * c.KvHeads, c.HeadDim, c.NormEps);
+        for (int i = 0; i < n; i++)
+        {
+            int p = _posOf[i];
+            for (int h = 0; h < c.Heads; h++) Rope(q.Slice(i * qw + h * c.HeadDim, c.HeadDim), rope, p);
+            for (int h = 0; h < c.KvHeads; h++) Rope(k.Slice(i * kw + h * c.HeadDim, c.HeadDim), rope, p);
+        }
+        StoreKv(l, n);
+        ComputePool.For(n * c.Heads, new AttentionBody { Batch = this, Layer = l });
+        var o = _o.AsSpan(0, n * dim);
+        lw.AttnOutput.MatMul(_att.AsSpan(0, n * c.Heads * c.ValueDim), n, o);   // (N, C)
+        if (lw.PostAttnNorm != null) RmsNormRows(o, lw.PostAttnNorm, o, n, dim, c.NormEps);
+        TensorPrimitives.Add(x, o, x);
+
+        // MLP block.
+        RmsNormRows(x, lw.FfnNorm, xn, n, dim, c.NormEps);
+        int f = c.FfnDim;
+        var gate = _gate.AsSpan(0, n * f);
+        var up = _up.AsSpan(0, n * f);
+        if (lw.GateUp != null)
+        {
+            var gu = _wide.AsSpan(0, n * 2 * f);
+            lw.GateUp.MatMul(xn, n, gu);   // (N, 2F): [gate | up]
+            for (int i = 0; i < n; i++)
+            {
+                gu.Slice(i * 2 * f, f).CopyTo(gate.Slice(i * f, f));
+                gu.Slice(i * 2 * f + f, f).CopyTo(up.Slice(i * f, f));
+            }
+        }
+        else
+        {
+            lw.Gate!.MatMul(xn, n, gate);   // (N, F)
+            lw.Up!.MatMul(xn, n, up);       // (N, F)
+        }
+        if (c.Activation == FfnActivation.Silu) SwiGlu(gate, up);
+        else GeGlu(gate, up);
+        lw.Down.MatMul(gate, n, o);   // (N, C)
+        if (lw.PostFfnNorm != null) RmsNormRows(o, lw.PostFfnNorm, o, n, dim, c.NormEps);
+        TensorPrimitives.Add(x, o, x);
+    }
+
+    private void WriteOutputs(int n, int[] isOut, OutputMode mode, Span<float> output, int outputs)
+    {
+        var c = _c;
+        var w = _model.Weights;
+        int dim = c.Dim;
+        var hidden = _hidden.AsSpan(0, outputs * dim);
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (isOut[i] != 0) RmsNorm(_x.AsSpan(i * dim, dim), w.OutputNorm, hidden.Slice(m++ * dim, dim), c.NormEps);
+        if (mode == OutputMode.AllHidden) { hidden.CopyTo(output); return; }
+        var logits = output[..(outputs * c.VocabSize)];
+        w.Output.MatMul(hidden, outputs, logits);   // (M, V)
+        if (c.FinalSoftCap > 0)
+        {
+            float cap = c.FinalSoftCap;
+            TensorPrimitives.Multiply(logits, 1f / cap, logits);
+            TensorPrimitives.Tanh(logits, logits);
+            TensorPrimitives.Multiply(logits, cap, logits);
+        }
+    }
+
+    /// <summary>Copies each token's keys and values into its slot's cache at its position.</summary>
+    private void StoreKv(int l, int n)
+    {
+        var c = _c;
+        int d = c.HeadDim, dv = c.ValueDim;
+        for (int i = 0; i < n; i++)
+        {
+            int s = l * _slots + _slotOf[i], p = _posOf[i];
+            for (int g = 0; g < c.KvHeads; g++)
+            {
+                var ksrc = _k.AsSpan(i * c.KeyWidth + g * d, d);
+                var vsrc = _v.AsSpan(i * c.ValueWidth + g * dv, dv);
+                long kAt = ((long)g * _capacity + p) * d, vAt = ((long)g * _capacity + p) * dv;
+                if (_k32 != null)
+                {
+                    ksrc.CopyTo(_k32[s].AsSpan((int)kAt, d));
+                    vsrc.CopyTo(_v32![s].AsSpan((int)vAt, dv));
+                }
+                else
+                {
+                    TensorPrimitives.ConvertToHalf(ksrc, _k16![s].AsSpan((int)kAt, d));
+                    TensorPrimitives.ConvertToHalf(vsrc, _v16![s].AsSpan((int)vAt, dv));
+                }
+            }
+        }
+    }
+
+    [ThreadStatic] private static float[]? _scratch;
+
+    /// <summary>One query head of one token against its slot's cached keys: causal, optionally windowed and soft-capped.</summary>
+    private void Attend(int l, int i, int h)
+    {
+        var c = _c;
+        int d = c.HeadDim, dv = c.ValueDim;
+        int p = _posOf[i], s = l * _slots + _slotOf[i], g = h / (c.Heads / c.KvHeads);
+        int lo = 0;
+        if (c.SlidingWindow > 0 && c.SlidingLayers != null && c.SlidingLayers[l]) lo = Math.Max(0, p - c.SlidingWindow + 1);
+        int count = p - lo + 1;
+        int need = count + Math.Max(d, dv);
+        if (_scratch == null || _scratch.Length < need) _scratch = new float[Math.Max(need, 1024)];
+        var scores = _scratch.AsSpan(0, count);
+        var row = _scratch.AsSpan(count, Math.Max(d, dv));
+        var q = _q.AsSpan(i * c.QueryWidth + h * d, d);
+        float scale = c.AttentionScale, cap = c.AttentionSoftCap;
+        long kBase = (long)g * _capacity * d, vBase = (long)g * _capacity * dv;
+        for (int j = 0; j < count; j++)
+        {
+            int at = (int)(kBase + (long)(lo + j) * d);
+            float dot;
+            if (_k32 != null) dot = TensorPrimitives.Dot(q, _k32[s].AsSpan(at, d));
+            else
+            {
+                TensorPrimitives.ConvertToSingle(_k16![s].AsSpan(at, d), row[..d]);
+                dot = TensorPrimitives.Dot(q, row[..d]);
+            }
+            scores[j] = cap > 0 ? MathF.Tanh(dot * scale * (1f / cap)) * cap : dot * scale;
+        }
+        // Softmax as ggml computes it: subtract the max, f32 exponentials, double sum.
+        float max = TensorPrimitives.Max(scores);
+        double sum = 0;
+        for (int j = 0; j < count; j++)
+        {
+            float e = MathF.Exp(scores[j] - max);
+            scores[j] = e;
+            sum += e;
+        }
+        TensorPrimitives.Multiply(scores, (float)(1.0 / sum), scores);
+        var y = _att.AsSpan(i * c.Heads * dv + h * dv, dv);
+        y.Clear();
+        for (int j = 0; j < count; j++)
+        {
+            int at = (int)(vBase + (long)(lo + j) * dv);
+            if (_v32 != null) TensorPrimitives.MultiplyAdd(_v32[s].AsSpan(at, dv), scores[j], y, y);
+            else
+            {
+                TensorPrimitives.ConvertToSingle(_v16![s].AsSpan(at, dv), row[..dv]);
+                TensorPrimitives.MultiplyAdd(row[..dv], scores[j], y, y);
+            }
+        }
+    }
+
+    private struct AttentionBody : IRangeBody
+    {
+        public DecoderBatch Batch;
+        public int Layer;
+
+        public readonly void Run(int start, int end)
+        {
+            int heads = Batch._c.Heads;
+            for (int w = start; w < end; w++) Batch.Attend(Layer, w / heads, w % heads);
+        }
+    }
+
+    /// <summary>Rotates one head in place: adjacent pairs (normal) or split halves (NeoX) over the first RopeDim dimensions.</summary>
+    private void Rope(Span<float> x, float[] table, int pos)
+    {
+        int half = _c.RopeDim / 2;
+        var cs = table.AsSpan(pos * half * 2, half * 2);
+        if (_c.RopeStyle == RopeStyle.Normal)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float cos = cs[2 * i], sin = cs[2 * i + 1];
+                float x0 = x[2 * i], x1 = x[2 * i + 1];
+                x[2 * i] = x0 * cos - x1 * sin;
+                x[2 * i + 1] = x0 * sin + x1 * cos;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float cos = cs[2 * i], sin = cs[2 * i + 1];
+                float x0 = x[i], x1 = x[i + half];
+                x[i] = x0 * cos - x1 * sin;
+                x[i + half] = x0 * sin + x1 * cos;
+            }
+        }
+    }
+
+    /// <summary>y = x / sqrt(mean(x²) + eps) · w, the sum of squares in double as ggml's rms_norm.</summary>
+    internal static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, float eps)
+    {
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += x[i] * x[i];
+        float mean = (float)(sum / x.Length);
+        float scale = 1f / MathF.Sqrt(mean + eps);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] * scale * w[i];
+    }
+
+    private static void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y, int rows, int width, float eps)
+    {
+        for (int r = 0; r < rows; r++) RmsNorm(x.Slice(r * width, width), w, y.Slice(r * width, width), eps);
+    }
+
+    private static void AddRows(Span<float> x, ReadOnlySpan<float> bias, int rows)
+    {
+        int w = bias.Length;
+        for (int r = 0; r < rows; r++) TensorPrimitives.Add(x.Slice(r * w, w), bias, x.Slice(r * w, w));
+    }
+
+    /// <summary>gate = silu(gate) · up.</summary>
+    private static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int i = 0; i < gate.Length; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+
+    /// <summary>gate = gelu_tanh(gate) · up, through ggml's f16 GELU table (input and output rounded to f16).</summary>
+    private static void GeGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int i = 0; i < gate.Length; i++) gate[i] = GeluF16(gate[i]) * up[i];
+    }
+
+    internal static float GeluF16(float x)
+    {
+        if (x <= -10f) return 0f;
+        if (x >= 10f) return x;
+        float h = (float)(Half)x;
+        const float A = 0.044715f, S = 0.79788456080286535587989211986876f;
+        return (float)(Half)(0.5f * h * (1f + MathF.Tanh(S * h * (1f + A * h * h))));
+    }
+
+    public void Dispose() { }
+}
