@@ -122,10 +122,10 @@ public sealed class ErrorTests(ServerFixture f)
     [Fact]
     public async Task FullQueueIs429()
     {
-        await using var server = await LoomServer.StartAsync(new ServerOptions { Models = [ServerFixture.ModelPath], Port = 0, Parallel = 1, QueueCapacity = 1 });
+        await using var server = await LoomServer.StartAsync(new ServerOptions { Port = 0, Parallel = 1, QueueCapacity = 1 }, [SlowModel.Load(5)]);
         using var http = new HttpClient { BaseAddress = server.Url };
         var engine = server.Engines[0];
-        object Long(int seed) => new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 200, seed, stream = true };
+        object Long(int seed) => new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 60, seed, stream = true };
         // A holds the only slot...
         using var a = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Long(1)) }, HttpCompletionOption.ResponseHeadersRead);
         await WaitFor(() => engine.ActiveSequences == 1 && engine.QueueLength == 0);

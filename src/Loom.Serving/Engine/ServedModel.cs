@@ -1,4 +1,5 @@
 using Loom.Models.Inference;
+using Loom.Models.Llama;
 using Loom.Text;
 using Loom.Text.Chat;
 
@@ -45,5 +46,12 @@ public sealed class ServedModel : IDisposable
     public void Dispose() => _owner?.Dispose();
 
     /// <summary>Loads a model folder (config.json, model.safetensors, tokenizer.json); the id is the folder's name.</summary>
-    public static ServedModel Load(string path, string? name = null) => FolderBatchedLm.LoadServed(path, name);
+    public static ServedModel Load(string path, string? name = null)
+    {
+        var (model, tokenizer) = ModelFolder.Load(path);
+        var c = model.Config;
+        long kvPerToken = 2L * c.Layers * c.KvHeads * c.HeadDim * sizeof(float);
+        name ??= Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
+        return new ServedModel(name, tokenizer, null, c.MaxSeqLen, kvPerToken, (slots, ctx) => new LlamaBatchedLm(model, slots, ctx), null);
+    }
 }
