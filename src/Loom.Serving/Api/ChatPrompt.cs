@@ -24,6 +24,15 @@ public static class ChatPrompt
         return RenderFallback(messages);
     }
 
+    /// <summary>The prompt's token ids, and the stops the format needs (the fallback's "\nUser:").</summary>
+    public static int[] Encode(ServedModel model, IReadOnlyList<ChatMessage> messages, out IReadOnlyList<string> formatStops)
+    {
+        var text = Render(model, messages, out bool templated);
+        formatStops = templated ? [] : FallbackStops;
+        // Special tokens are matched only in template output, so fallback text from users cannot forge them.
+        return model.Tokenizer.Encode(text, addSpecial: true, parseSpecial: templated);
+    }
+
     /// <summary>"System: …\nUser: …\nAssistant: …\nAssistant:" (developer counts as system, tool as "Tool").</summary>
     public static string RenderFallback(IReadOnlyList<ChatMessage> messages)
     {

@@ -46,10 +46,8 @@ internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
         var engine = Engine(a);
         var messages = ChatPrompt.Parse(a);
         var args = GenerationArgs.Parse(a, chat: true);
-        var text = ChatPrompt.Render(engine.Model, messages, out bool templated);
-        var tok = engine.Model.Tokenizer;
-        var ids = tok.Encode(text, addSpecial: true, parseSpecial: templated);
-        await new GenerationEndpoint(engine, args, chat: true, "messages").RunAsync(ctx, [ids], templated ? [] : ChatPrompt.FallbackStops);
+        var ids = ChatPrompt.Encode(engine.Model, messages, out var formatStops);
+        await new GenerationEndpoint(engine, args, chat: true, "messages").RunAsync(ctx, [ids], formatStops);
     }
 
     public async Task Completions(HttpContext ctx)
