@@ -41,6 +41,11 @@ public static class Program
         });
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
         config.AddCommand<ServeCommand>("serve").WithDescription("Serve models over an OpenAI-compatible HTTP API with continuous batching, and a web chat page at /.");
+        config.AddCommand<RunCommand>("run").WithDescription("Continue a prompt with a GGUF model or a model folder, streaming the text.");
+        config.AddCommand<ChatCommand>("chat").WithDescription("Multi-turn chat on standard input with the model's chat template (/reset, /system TEXT, /exit).");
+        config.AddCommand<LogitsCommand>("logits").WithDescription("Token ids and logits of a prompt as JSON (last position or --all-positions).");
+        config.AddCommand<PerplexityCommand>("perplexity").WithDescription("Perplexity of a model on a text file, computed as llama.cpp's perplexity tool does.");
+        config.AddCommand<MakeTestModelCommand>("make-test-model").WithDescription("Write a GGUF model with seeded random weights (for oracles and benchmarks).").IsHidden();
         config.AddCommand<InfoCommand>("info").WithDescription("Describe a GGUF model file: architecture, parameters, quantization mix, hyper-parameters, tokenizer.");
         config.AddBranch("tokenizer", t =>
         {
@@ -48,6 +53,7 @@ public static class Program
             t.AddCommand<TokenizerTrainCommand>("train").WithDescription("Train a byte-level BPE tokenizer on text files; writes tokenizer.json.");
             t.AddCommand<TokenizerEncodeCommand>("encode").WithDescription("Encode text or a file with a tokenizer.json and print the ids.");
             t.AddCommand<TokenizerBenchCommand>("bench").WithDescription("Measure encode MB/s (and optionally training time) on a text file.");
+            t.AddCommand<TokenizerGgufCommand>("gguf").WithDescription("Convert a Hugging Face tokenizer to a vocab-only GGUF (as convert_hf_to_gguf.py does).");
         });
         config.AddBranch("bench", b =>
         {

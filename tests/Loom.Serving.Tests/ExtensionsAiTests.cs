@@ -61,4 +61,21 @@ public sealed class ExtensionsAiTests(ServerFixture f)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetResponseAsync(Conversation, new ChatOptions { MaxOutputTokens = 100 }, cts.Token));
         await ErrorTests.WaitFor(() => f.Engine.ActiveSequences == 0 && f.Engine.QueueLength == 0);
     }
+
+    [Fact]
+    public async Task EmbeddingGeneratorMatchesTheHttpApi()
+    {
+        IEmbeddingGenerator<string, Embedding<float>> generator = new LoomEmbeddingGenerator(f.Engine);
+        var result = await generator.GenerateAsync(["A gull over the pier.", "A gull over the pier.", "Tax law changed."]);
+        Assert.Equal(3, result.Count);
+        Assert.Equal(result[0].Vector.ToArray(), result[1].Vector.ToArray());
+        var (status, body) = await ServerFixture.PostAsync(f.Http, "v1/embeddings", ServerFixture.Json(new { input = "Tax law changed." }));
+        Assert.Equal(200, status);
+        Assert.Equal(body.GetProperty("data")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle()).ToArray(), result[2].Vector.ToArray());
+        Assert.True(result.Usage!.InputTokenCount > 6);
+        // Similar sentences are closer than unrelated ones.
+        var probe = await generator.GenerateAsync(["A gull above the pier."]);
+        static double Cos(ReadOnlyMemory<float> a, ReadOnlyMemory<float> b) { double s = 0; for (int i = 0; i < a.Length; i++) s += a.Span[i] * b.Span[i]; return s; }
+        Assert.True(Cos(probe[0].Vector, result[0].Vector) > Cos(probe[0].Vector, result[2].Vector));
+    }
 }

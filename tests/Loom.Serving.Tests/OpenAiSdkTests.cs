@@ -98,4 +98,25 @@ public sealed class OpenAiSdkTests(ServerFixture f)
         Assert.NotEqual(choices[0].GetProperty("text").GetString(), choices[1].GetProperty("text").GetString());
         Assert.Equal(24, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
     }
+
+    [Fact]
+    public async Task EmbeddingsAreUnitVectorsOfTheHiddenSize()
+    {
+        var client = Client().GetEmbeddingClient("default");
+        // The SDK asks for base64; the server answers in it.
+        var one = (await client.GenerateEmbeddingAsync("The tide came in.")).Value.ToFloats().ToArray();
+        Assert.Equal(256, one.Length);
+        Assert.Equal(1.0, Math.Sqrt(one.Sum(v => (double)v * v)), 4);
+        var many = (await client.GenerateEmbeddingsAsync(["The tide came in.", "Stock prices fell sharply."])).Value;
+        Assert.Equal(2, many.Count);
+        Assert.Equal(one, many[0].ToFloats().ToArray());
+        Assert.NotEqual(one, many[1].ToFloats().ToArray());
+
+        // Plain float JSON gives the same numbers.
+        var (status, body) = await ServerFixture.PostAsync(f.Http, "v1/embeddings", ServerFixture.Json(new { model = "default", input = "The tide came in." }));
+        Assert.Equal(200, status);
+        var floats = body.GetProperty("data")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        Assert.Equal(one, floats);
+        Assert.True(body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32() > 2);
+    }
 }

@@ -1,5 +1,4 @@
 using Loom.Models.Inference;
-using Loom.Models.Llama;
 using Loom.Text;
 using Loom.Text.Chat;
 
@@ -45,13 +44,14 @@ public sealed class ServedModel : IDisposable
 
     public void Dispose() => _owner?.Dispose();
 
-    /// <summary>Loads a model folder (config.json, model.safetensors, tokenizer.json); the id is the folder's name.</summary>
-    public static ServedModel Load(string path, string? name = null)
+    /// <summary>Loads a GGUF file or a model folder (config.json, model.safetensors, tokenizer.json).</summary>
+    public static ServedModel Load(string path)
     {
-        var (model, tokenizer) = ModelFolder.Load(path);
-        var c = model.Config;
-        long kvPerToken = 2L * c.Layers * c.KvHeads * c.HeadDim * sizeof(float);
-        name ??= Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
-        return new ServedModel(name, tokenizer, null, c.MaxSeqLen, kvPerToken, (slots, ctx) => new LlamaBatchedLm(model, slots, ctx), null);
+        var model = InferenceModel.Load(path);
+        var c = model.Decoder.Config;
+        int bytes = model.Options.CacheType == KvCacheType.F16 ? 2 : 4;
+        long kvPerToken = (long)c.Layers * (c.KeyWidth + c.ValueWidth) * bytes;
+        return new ServedModel(model.Name, model.Tokenizer, model.ChatTemplate, model.ContextLength, kvPerToken,
+            model.CreateBatch, tokens => model.Embed(tokens), model);
     }
 }
