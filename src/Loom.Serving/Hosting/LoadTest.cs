@@ -20,6 +20,12 @@ public static class LoadTest
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 }) { BaseAddress = url, Timeout = TimeSpan.FromMinutes(10) };
         if (apiKey != null) http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        // One untimed request first, so start-up costs (JIT, first allocations) are not counted.
+        using (var warm = await http.PostAsync("v1/chat/completions", new StringContent(
+            JsonSerializer.Serialize(new { model, messages = new[] { new { role = "user", content = "Hello" } }, max_tokens = 4 }), Encoding.UTF8, "application/json"), ct))
+        {
+            if (!warm.IsSuccessStatusCode) throw new InvalidOperationException($"{url}: warm-up request failed with {(int)warm.StatusCode}: {await warm.Content.ReadAsStringAsync(ct)}");
+        }
         var ttft = new List<double>();
         var latency = new List<double>();
         var errorSamples = new List<string>();
