@@ -40,6 +40,7 @@ public static class Program
             d.AddCommand<DataTokenizeCommand>("tokenize").WithDescription("Encode text into memory-mapped token shards (train.tok, val.tok).");
         });
         config.AddCommand<EnvCommand>("env").WithDescription("Show the engine's view of this machine: SIMD, threads, memory.");
+        config.AddCommand<ServeCommand>("serve").WithDescription("Serve models over an OpenAI-compatible HTTP API with continuous batching, and a web chat page at /.");
         config.AddCommand<RunCommand>("run").WithDescription("Continue a prompt with a GGUF model or a model folder, streaming the text.");
         config.AddCommand<ChatCommand>("chat").WithDescription("Multi-turn chat on standard input with the model's chat template (/reset, /system TEXT, /exit).");
         config.AddCommand<LogitsCommand>("logits").WithDescription("Token ids and logits of a prompt as JSON (last position or --all-positions).");
@@ -61,6 +62,7 @@ public static class Program
             b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
             b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
             b.AddCommand<BenchQuantCommand>("quant").WithDescription("Quantized matmul GB/s and GFLOP/s per ggml type: decode (T=1) and prefill shapes, 1 and 2 threads.");
+            b.AddCommand<BenchServeCommand>("serve").WithDescription("Load-test an OpenAI-compatible server (default: loom serve on the bundled model): requests/s, tokens/s, TTFT and latency percentiles.");
             b.AddCommand<BenchTrainCommand>("train").WithDescription("Training tokens/s of Loom and PyTorch on a character-level Llama-style model (Moby-Dick).");
             b.AddCommand<BenchDecodeCommand>("decode").WithDescription("Prompt-processing and generation tokens/s of Loom and llama.cpp on a GGUF file, same threads.");
         });
