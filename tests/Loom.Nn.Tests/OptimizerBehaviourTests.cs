@@ -3,6 +3,11 @@ using Loom.Tensors;
 namespace Loom.Nn.Tests;
 
 /// <summary>Optimizer properties the oracle does not cover: threading, state dicts, skipping, allocation, EMA, schedule edges.</summary>
+/// <summary>Runs alone: one test checks BufferPool.LiveBytes, a process-wide count that parallel test classes would move.</summary>
+[CollectionDefinition("pool-accounting", DisableParallelization = true)]
+public sealed class PoolAccountingCollection;
+
+[Collection("pool-accounting")]
 public class OptimizerBehaviourTests
 {
     private static Tensor Param(int seed, params int[] shape)
