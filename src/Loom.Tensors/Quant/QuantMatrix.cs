@@ -26,6 +26,9 @@ public sealed unsafe class QuantMatrix
         _owner = owner;
     }
 
+    /// <summary>Tests: on this thread, multiply through the decode-to-f32 path that machines without AVX2 take.</summary>
+    [ThreadStatic] internal static bool ForceDecodePath;
+
     /// <summary>Wraps a managed copy of encoded rows (tests, tools).</summary>
     public static QuantMatrix FromBytes(GgmlType type, int rows, int cols, byte[] encoded)
     {
@@ -74,7 +77,7 @@ public sealed unsafe class QuantMatrix
             GC.KeepAlive(_owner);
             return;
         }
-        bool fused = QuantDot.HasFusedKernel(Type);
+        bool fused = !ForceDecodePath && QuantDot.HasFusedKernel(Type);
         GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
         long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
         byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
