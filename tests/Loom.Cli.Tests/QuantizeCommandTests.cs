@@ -85,6 +85,36 @@ public class QuantizeCommandTests
     }
 
     [Fact]
+    public void RequantizesAQuantizedSource()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"loom-quantize-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string src = Path.Combine(dir, "in.gguf"), dst = Path.Combine(dir, "out.gguf");
+            var w = Random(256 * 4, 5);
+            var q8 = new byte[GgmlTypeLayout.RowBytes(GgmlType.Q8_0, w.Length)];
+            QuantRows.Quantize(GgmlType.Q8_0, w, q8);
+            new GgufWriter()
+                .Add("general.architecture", GgufValue.String("llama"))
+                .AddTensor("blk.0.attn_q.weight", [256, 4], (uint)GgmlType.Q8_0, q8)
+                .Save(src);
+            var (code, output) = Run("quantize", src, dst, "--type", "Q4_0");
+            Assert.True(code == 0, output);
+            var decoded = new float[w.Length];
+            QuantRows.Dequantize(GgmlType.Q8_0, q8, decoded);
+            var want = new byte[GgmlTypeLayout.RowBytes(GgmlType.Q4_0, w.Length)];
+            QuantRows.Quantize(GgmlType.Q4_0, decoded, want);
+            using var f = GgufFile.Open(dst);
+            var t = f.Find("blk.0.attn_q.weight")!;
+            Assert.Equal((uint)GgmlType.Q4_0, t.Type.Id);
+            Assert.Equal(want, f.Bytes(t).ToArray());
+            Assert.Equal(2u, (uint)f.Get("general.file_type")!.AsInt64());
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void UnknownTypeAndNonGgufInputAreOneLineErrors()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"loom-quantize-{Guid.NewGuid():N}");

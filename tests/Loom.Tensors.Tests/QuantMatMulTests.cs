@@ -17,7 +17,19 @@ public class QuantMatMulTests
 
     [Theory]
     [MemberData(nameof(Types))]
-    public void MatMulMatchesReferenceOnRandomShapes(GgmlType type)
+    public void MatMulMatchesReferenceOnRandomShapes(GgmlType type) => CheckRandomShapes(type);
+
+    /// <summary>The portable path (decode rows to f32, then dot or SGEMM) that machines without AVX2 take.</summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void DecodePathMatchesReferenceOnRandomShapes(GgmlType type)
+    {
+        QuantMatrix.ForceDecodePath = true;
+        try { CheckRandomShapes(type); }
+        finally { QuantMatrix.ForceDecodePath = false; }
+    }
+
+    private static void CheckRandomShapes(GgmlType type)
     {
         var rng = new Random(1234 + (int)type);
         (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13)];

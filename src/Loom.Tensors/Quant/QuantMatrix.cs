@@ -26,6 +26,9 @@ public sealed unsafe class QuantMatrix
         _owner = owner;
     }
 
+    /// <summary>Tests: on this thread, multiply through the decode-to-f32 path that machines without AVX2 take.</summary>
+    [ThreadStatic] internal static bool ForceDecodePath;
+
     /// <summary>Wraps a managed copy of encoded rows (tests, tools).</summary>
     public static QuantMatrix FromBytes(GgmlType type, int rows, int cols, byte[] encoded)
     {
@@ -74,7 +77,7 @@ public sealed unsafe class QuantMatrix
             GC.KeepAlive(_owner);
             return;
         }
-        bool fused = QuantDot.HasFusedKernel(Type);
+        bool fused = !ForceDecodePath && QuantDot.HasFusedKernel(Type);
         GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
         long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
         byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
@@ -250,14 +253,21 @@ public sealed unsafe class QuantMatrix
                 }
                 return;
             }
-            var row = _rowScratch;
-            if (row == null || row.Length < Cols) _rowScratch = row = new float[Cols];
-            var w = row.AsSpan(0, Cols);
-            for (int r = r0; r < r1; r++)
+            // Several tokens: decode a block of rows to f32 and hand it to the blocked SGEMM (nested in this pool job,
+            // so it runs on this thread): y[:, r..r+n) = x (T, K) . block^T.
+            const int Block = 64;
+            var rows = _rowScratch;
+            int blockRows = Math.Min(Block, r1 - r0);
+            if (rows == null || rows.Length < blockRows * Cols) _rowScratch = rows = new float[blockRows * Cols];
+            fixed (float* wf = rows)
             {
-                QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(W + r * WRowBytes, (int)WRowBytes), w);
-                for (int t = 0; t < Tokens; t++)
-                    Y[(long)t * Rows + r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(Act + t * ActRowBytes, Cols), w);
+                for (int r = r0; r < r1; r += Block)
+                {
+                    int n = Math.Min(Block, r1 - r);
+                    for (int i = 0; i < n; i++)
+                        QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(W + (r + i) * WRowBytes, (int)WRowBytes), rows.AsSpan(i * Cols, Cols));
+                    Kernels.Gemm.Sgemm(false, true, Tokens, n, Cols, 1f, (float*)Act, Cols, wf, Cols, 0f, Y + r, Rows);
+                }
             }
         }
     }
