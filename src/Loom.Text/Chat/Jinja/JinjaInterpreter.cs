@@ -97,6 +97,12 @@ internal sealed class JinjaInterpreter
                     sb.Append(Py.Str(Invoke(callee, args, kwargs, c.Call.Callee)));
                     return Flow.Normal;
                 }
+                case WithStmt w:
+                {
+                    var inner = new Scope(scope);
+                    foreach (var (target, value) in w.Assignments) Assign(target, Eval(value, scope), inner);
+                    return Exec(w.Body, inner, sb);
+                }
                 case FilterBlockStmt fb:
                 {
                     var inner = new StringBuilder();

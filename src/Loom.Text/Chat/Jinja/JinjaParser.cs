@@ -124,7 +124,7 @@ internal sealed partial class JinjaParser
     }
 
     private static readonly string[] ClosingTags =
-        ["elif", "else", "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "endraw", "endgeneration"];
+        ["elif", "else", "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "endraw", "endgeneration", "endwith"];
 
     private Stmt ParseStatement()
     {
@@ -146,6 +146,7 @@ internal sealed partial class JinjaParser
             case "macro": return ParseMacro(t.Line);
             case "call": return ParseCallBlock(t.Line);
             case "filter": return ParseFilterBlock(t.Line);
+            case "with": return ParseWith(t.Line);
             case "break": ExpectBlockEnd(); return new BreakStmt(t.Line);
             case "continue": ExpectBlockEnd(); return new ContinueStmt(t.Line);
             case "generation":
@@ -157,7 +158,7 @@ internal sealed partial class JinjaParser
                 return new IfStmt(t.Line, new ConstExpr(t.Line, true), body, []);
             }
             default:
-                throw Error(t, $"unknown statement '{t.Value}' (this interpreter supports if, for, set, macro, call, filter, break, continue, raw, generation)");
+                throw Error(t, $"unknown statement '{t.Value}' (this interpreter supports if, for, set, macro, call, filter, with, break, continue, raw, generation)");
         }
     }
 
@@ -261,6 +262,22 @@ internal sealed partial class JinjaParser
         var body = ParseBody(["endcall"], out _);
         ExpectBlockEnd();
         return new CallBlockStmt(line, call, body);
+    }
+
+    private WithStmt ParseWith(int line)
+    {
+        var assignments = new List<(Expr, Expr)>();
+        while (Peek.Kind != TokenKind.BlockEnd)
+        {
+            if (assignments.Count > 0) ExpectOp(",");
+            var target = ParseAssignTarget(allowAttr: false);
+            ExpectOp("=");
+            assignments.Add((target, ParseExpression()));
+        }
+        ExpectBlockEnd();
+        var body = ParseBody(["endwith"], out _);
+        ExpectBlockEnd();
+        return new WithStmt(line, assignments, body);
     }
 
     private FilterBlockStmt ParseFilterBlock(int line)

@@ -56,6 +56,7 @@ internal static class Operators
                 if (b is List<object?> l2 && a is long or bool) return RepeatList(l2, Py.ToLong(a));
                 break;
         }
+        if (op == "%" && a is string format) return PercentFormat(format, b is PyTuple t ? t : [b]);
         if (!Py.IsNumber(a) || !Py.IsNumber(b))
             throw new ChatTemplateException($"unsupported operand type(s) for {op}: '{Py.TypeName(a)}' and '{Py.TypeName(b)}'");
         bool ints = a is not double && b is not double;
@@ -95,6 +96,32 @@ internal static class Operators
         (long)a.Length + b.Length > JinjaInterpreter.MaxOutputChars
             ? throw new ChatTemplateException($"string longer than {JinjaInterpreter.MaxOutputChars} characters")
             : a + b;
+
+    /// <summary>Python's printf-style str % args for %s, %r, %d, %i, %f and %%.</summary>
+    public static string PercentFormat(string format, List<object?> args)
+    {
+        var sb = new StringBuilder();
+        int next = 0;
+        for (int i = 0; i < format.Length; i++)
+        {
+            if (format[i] != '%') { sb.Append(format[i]); continue; }
+            if (++i >= format.Length) throw new ChatTemplateException("incomplete format: '%' at the end");
+            char c = format[i];
+            if (c == '%') { sb.Append('%'); continue; }
+            if (next >= args.Count) throw new ChatTemplateException("not enough arguments for format string");
+            var v = args[next++];
+            sb.Append(c switch
+            {
+                's' => Py.Str(v),
+                'r' => Py.Repr(v),
+                'd' or 'i' => Py.ToLong(v is double d ? Math.Truncate(d) : v).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                'f' => Py.ToDouble(v).ToString("F6", System.Globalization.CultureInfo.InvariantCulture),
+                _ => throw new ChatTemplateException($"unsupported format character '{c}'"),
+            });
+        }
+        if (next < args.Count) throw new ChatTemplateException("not all arguments converted during string formatting");
+        return sb.ToString();
+    }
 
     private static long FloorDiv(long x, long y)
     {
