@@ -67,6 +67,21 @@ public class GgufVocabTests
         Assert.Equal("A", Encoding.UTF8.GetString(tok.Piece(3)));
     }
 
+    [Fact]
+    public void TinyGemma4VocabMergesRawTextWithSpacesAsMetaspace()
+    {
+        // Gemma 4 ("gemma4" model): BPE over ▁-escaped raw UTF-8, split only at newlines, <0xNN> byte fallback, BOS always added.
+        var v = new GgufVocab
+        {
+            Model = "gemma4", Tokens = ["<pad>", "<eos>", "<bos>", "<0x41>", "▁", "a", "b", "ab", "▁ab", "\n", "\n\n"], Merges = ["a b", "▁ ab"],
+            TokenTypes = [GgufTokenType.Control, GgufTokenType.Control, GgufTokenType.Control, GgufTokenType.Byte, .. Enumerable.Repeat(GgufTokenType.Normal, 7)],
+            BosId = 2, EosId = 1,
+        };
+        var tok = RoundTrip(v);
+        Assert.Equal([2, 7, 8, 10, 3], tok.Encode("ab ab\n\nA"));
+        Assert.Equal("ab ab\n\nA", Encoding.UTF8.GetString(tok.DecodeBytes([7, 8, 10, 3])));
+    }
+
     [Theory]
     [InlineData("tokenizer.ggml.scores", "scores")]
     [InlineData("tokenizer.ggml.token_type", "types")]
