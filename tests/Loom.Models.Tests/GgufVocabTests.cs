@@ -155,15 +155,20 @@ public class GgufVocabTests
     [InlineData("qwen3")]
     [InlineData("deepseek_v3")]
     [InlineData("llama2")]
+    [InlineData("gpt2@default")]
+    [InlineData("gpt2@falcon")]
+    [InlineData("gpt2@deepseek-coder")]
     public void TokenizerJsonRoundTripKeepsTheVocabAndTheEncoding(string name)
     {
         string dir = Path.Combine(Fixtures.RepoRoot, "data", "tokenizers");
-        var vocab = name switch
+        string? pre = name.Contains('@') ? name[(name.IndexOf('@') + 1)..] : null;
+        var vocab = name.Split('@')[0] switch
         {
             "gpt2" => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, "gpt2.tokenizer.json.gz")),
             "llama3" => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, "llama3.tokenizer.json.gz"), Path.Combine(dir, "llama3", "tokenizer_config.json")),
             _ => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, name, "tokenizer.json.gz"), Path.Combine(dir, name, "tokenizer_config.json")),
         };
+        if (pre != null) vocab = vocab with { Pre = pre };
         string json = Path.Combine(Path.GetTempPath(), $"loom-rt-{Guid.NewGuid():N}.tokenizer.json"), cfg = json + ".config.json";
         try
         {
