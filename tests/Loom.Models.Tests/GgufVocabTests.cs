@@ -67,6 +67,21 @@ public class GgufVocabTests
         Assert.Equal("A", Encoding.UTF8.GetString(tok.Piece(3)));
     }
 
+    [Fact]
+    public void TinyGemma4VocabMergesRawTextWithSpacesAsMetaspace()
+    {
+        // Gemma 4 ("gemma4" model): BPE over ▁-escaped raw UTF-8, split only at newlines, <0xNN> byte fallback, BOS always added.
+        var v = new GgufVocab
+        {
+            Model = "gemma4", Tokens = ["<pad>", "<eos>", "<bos>", "<0x41>", "▁", "a", "b", "ab", "▁ab", "\n", "\n\n"], Merges = ["a b", "▁ ab"],
+            TokenTypes = [GgufTokenType.Control, GgufTokenType.Control, GgufTokenType.Control, GgufTokenType.Byte, .. Enumerable.Repeat(GgufTokenType.Normal, 7)],
+            BosId = 2, EosId = 1,
+        };
+        var tok = RoundTrip(v);
+        Assert.Equal([2, 7, 8, 10, 3], tok.Encode("ab ab\n\nA"));
+        Assert.Equal("ab ab\n\nA", Encoding.UTF8.GetString(tok.DecodeBytes([7, 8, 10, 3])));
+    }
+
     [Theory]
     [InlineData("tokenizer.ggml.scores", "scores")]
     [InlineData("tokenizer.ggml.token_type", "types")]
@@ -140,15 +155,20 @@ public class GgufVocabTests
     [InlineData("qwen3")]
     [InlineData("deepseek_v3")]
     [InlineData("llama2")]
+    [InlineData("gpt2@default")]
+    [InlineData("gpt2@falcon")]
+    [InlineData("gpt2@deepseek-coder")]
     public void TokenizerJsonRoundTripKeepsTheVocabAndTheEncoding(string name)
     {
         string dir = Path.Combine(Fixtures.RepoRoot, "data", "tokenizers");
-        var vocab = name switch
+        string? pre = name.Contains('@') ? name[(name.IndexOf('@') + 1)..] : null;
+        var vocab = name.Split('@')[0] switch
         {
             "gpt2" => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, "gpt2.tokenizer.json.gz")),
             "llama3" => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, "llama3.tokenizer.json.gz"), Path.Combine(dir, "llama3", "tokenizer_config.json")),
             _ => GgufTokenizer.FromTokenizerJson(Path.Combine(dir, name, "tokenizer.json.gz"), Path.Combine(dir, name, "tokenizer_config.json")),
         };
+        if (pre != null) vocab = vocab with { Pre = pre };
         string json = Path.Combine(Path.GetTempPath(), $"loom-rt-{Guid.NewGuid():N}.tokenizer.json"), cfg = json + ".config.json";
         try
         {

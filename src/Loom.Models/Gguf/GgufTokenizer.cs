@@ -20,7 +20,7 @@ public static class GgufTokenizer
     public static GgufVocab ReadVocab(GgufFile file)
     {
         string model = ReadString(file, "tokenizer.ggml.model") ?? throw new ModelFileException(file.Path, "metadata has no tokenizer.ggml.model");
-        if (model is not ("gpt2" or "llama")) throw new ModelFileException(file.Path, $"tokenizer.ggml.model '{model}' is not supported (expected gpt2 or llama)");
+        if (model is not ("gpt2" or "llama" or "gemma4")) throw new ModelFileException(file.Path, $"tokenizer.ggml.model '{model}' is not supported (expected gpt2, llama or gemma4)");
         var tokens = ReadArray<string>(file, "tokenizer.ggml.tokens") ?? throw new ModelFileException(file.Path, "metadata has no tokenizer.ggml.tokens");
         if (tokens.Length == 0) throw new ModelFileException(file.Path, "tokenizer.ggml.tokens is empty");
         int n = tokens.Length;
@@ -32,7 +32,7 @@ public static class GgufTokenizer
             for (int i = 0; i < n; i++)
                 if (types[i] is < 0 or > 6) throw new ModelFileException(file.Path, $"tokenizer.ggml.token_type[{i}] is {types[i]} (expected 0..6)");
         var merges = ReadArray<string>(file, "tokenizer.ggml.merges") ?? [];
-        if (model == "gpt2")
+        if (model is "gpt2" or "gemma4")
         {
             if (merges.Length == 0) throw new ModelFileException(file.Path, "tokenizer.ggml.merges is missing (a gpt2 tokenizer needs merges)");
             var known = new HashSet<string>(tokens, StringComparer.Ordinal);

@@ -23,15 +23,25 @@ public static class GgufVocabJson
 
     private const string Gpt2Hf = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
+    // Pre names whose llama.cpp regex list is written to tokenizer.json as is (Split per regex) and recognised back.
+    private static readonly string[] LlamaCppListed = ["default", "falcon", "deepseek-coder", "bloom", "viking", "qwen35"];
+
     /// <summary>The HF pre-tokenizer regex list for a pre name (for writing tokenizer.json); null when unknown.</summary>
-    public static string[]? HfRegexesFor(string? pre) => (pre switch
+    public static string[]? HfRegexesFor(string? pre)
     {
-        "llama3" or "llama-v3" or "llama-bpe" or "dbrx" or "smaug-bpe" => "llama-bpe",
-        "qwen2" or "deepseek-r1-qwen" or "stablelm2" => "qwen2",
-        null or "default" or "gpt-2" or "phi-2" or "mpt" or "olmo" => "gpt-2",
-        "smollm" or "starcoder" or "refact" or "command-r" or "codeshell" => "smollm",
-        _ => pre,
-    }) is var name ? KnownPre.FirstOrDefault(k => k.Name == name).Regexes : null;
+        string? name = pre switch
+        {
+            "llama3" or "llama-v3" or "llama-bpe" or "dbrx" or "smaug-bpe" => "llama-bpe",
+            "qwen2" or "deepseek-r1-qwen" or "stablelm2" => "qwen2",
+            "gpt-2" or "phi-2" or "mpt" or "olmo" => "gpt-2",
+            "smollm" or "starcoder" or "refact" or "command-r" or "codeshell" => "smollm",
+            "deepseek-v3" => "deepseek-v3",
+            _ => null,
+        };
+        if (name != null) return KnownPre.First(k => k.Name == name).Regexes;
+        string canonical = pre ?? "default";
+        return LlamaCppListed.Contains(canonical) ? LlamaPreTokenizer.RegexesFor(canonical, out _, out _) : null;
+    }
 
     /// <summary>Converts tokenizer.json text (and tokenizer_config.json text, if any); <paramref name="pre"/> overrides the detected pre name.</summary>
     public static GgufVocab FromTokenizerJson(string tokenizerJson, string? configJson = null, string? pre = null)
@@ -429,6 +439,8 @@ public static class GgufVocabJson
         if (root.TryGetProperty("pre_tokenizer", out var p) && p.ValueKind == JsonValueKind.Object) Walk(p, "pre_tokenizer");
         foreach (var (name, list) in KnownPre)
             if (list.SequenceEqual(regexes)) return name;
+        foreach (var name in LlamaCppListed)
+            if (LlamaPreTokenizer.RegexesFor(name, out _, out _)!.SequenceEqual(regexes)) return name;
         throw Fail("pre_tokenizer", $"regexes {JsonSerializer.Serialize(regexes)} match no pre-tokenizer llama.cpp knows here (llama-bpe, qwen2, gpt-2, smollm, deepseek-v3)");
 
         void Walk(JsonElement e, string field)

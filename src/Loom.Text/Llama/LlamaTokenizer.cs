@@ -28,6 +28,7 @@ public sealed class LlamaTokenizer : ITokenizer
     private readonly byte[][] _pieces;              // token_to_piece(id, special: true)
     private readonly LlamaPreTokenizer? _pre;
     private readonly bool _spm, _ignoreMerges, _addSpacePrefix;
+    private readonly bool _escapeWhitespace, _byteEncode = true, _gemma4;   // Gemma 4: SentencePiece-style BPE on raw UTF-8
     private readonly HashSet<int> _eog = [];
 
     /// <summary>Builds the tokenizer; a <see cref="TokenizerFormatException"/> names the GGUF field when the vocab is inconsistent or unsupported.</summary>
@@ -59,8 +60,17 @@ public sealed class LlamaTokenizer : ITokenizer
                 AddEos = vocab.AddEos ?? false;
                 if (vocab.Pre is "glm4" or "chatglm-bpe") bos = null;
                 break;
+            case "gemma4":
+                // BPE over the whole text with spaces as ▁, split only at newlines, raw UTF-8 with <0xNN> byte tokens.
+                (bos, eos, unk) = (null, null, null);
+                _gemma4 = _escapeWhitespace = true;
+                _byteEncode = false;
+                _pre = new LlamaPreTokenizer(["[^\n]+|[\n]+"]);
+                AddBos = true;
+                AddEos = vocab.AddEos ?? false;
+                break;
             default:
-                throw Fail("tokenizer.ggml.model", $"'{vocab.Model}' is not supported (expected gpt2 or llama)");
+                throw Fail("tokenizer.ggml.model", $"'{vocab.Model}' is not supported (expected gpt2, llama or gemma4)");
         }
 
         _text = new string[n];
@@ -339,6 +349,7 @@ public sealed class LlamaTokenizer : ITokenizer
     // llm_tokenizer_bpe_session: pre-tokenize, GPT-2 byte-encode each piece, then merge lowest rank first.
     private void TokenizeBpe(ReadOnlySpan<byte> text, List<int> output)
     {
+        if (_escapeWhitespace) text = EscapeWhitespace(text, prefix: false);
         var cpts = Codepoints(text);
         var lengths = _pre!.Split(cpts);
         int start = 0;
@@ -349,7 +360,9 @@ public sealed class LlamaTokenizer : ITokenizer
             word.Clear();
             for (int i = start; i < start + len; i++)
             {
-                int n = new Rune(cpts[i]).EncodeToUtf8(utf8);
+                var rune = new Rune(cpts[i]);
+                if (!_byteEncode) { word.Append(rune.ToString()); continue; }
+                int n = rune.EncodeToUtf8(utf8);
                 for (int k = 0; k < n; k++) word.Append(ByteLevel.CharOf(utf8[k]));
             }
             start += len;
@@ -369,10 +382,17 @@ public sealed class LlamaTokenizer : ITokenizer
     private void BpeWordUncached(string word, List<int> output)
     {
         if (_ignoreMerges && _ids.TryGetValue(word, out int whole)) { output.Add(whole); return; }
-        // Byte-level words are one UTF-16 unit per symbol (the byte alphabet is below U+0200).
+        if (_gemma4 && word.AsSpan().IndexOfAnyExcept('\n') < 0 && _ids.TryGetValue(word, out int newlines)) { output.Add(newlines); return; }
+        // One symbol per codepoint (byte-level words are one UTF-16 unit each; raw words may hold surrogate pairs).
+        var symbols = new List<Symbol>(word.Length);
+        for (int i = 0; i < word.Length;)
+        {
+            int len = char.IsHighSurrogate(word[i]) && i + 1 < word.Length ? 2 : 1;
+            symbols.Add(new Symbol { Start = i, Length = len, Prev = symbols.Count - 1, Next = i + len < word.Length ? symbols.Count + 1 : -1 });
+            i += len;
+        }
+        var sym = symbols.ToArray();
         int n = word.Length;
-        var sym = new Symbol[n];
-        for (int i = 0; i < n; i++) sym[i] = new Symbol { Start = i, Length = 1, Prev = i - 1, Next = i + 1 < n ? i + 1 : -1 };
         var queue = new PriorityQueue<(int Left, int Right, int Size), (int Rank, int Left)>();
         char[] key = new char[2 * n + 1];
         void TryAdd(int left, int right)
@@ -388,7 +408,7 @@ public sealed class LlamaTokenizer : ITokenizer
             if (_rankLookup.TryGetValue(key.AsSpan(0, a.Length + 1 + b.Length), out int rank))
                 queue.Enqueue((left, right, a.Length + b.Length), (rank, left));
         }
-        for (int i = 1; i < n; i++) TryAdd(i - 1, i);
+        for (int i = 1; i < sym.Length; i++) TryAdd(i - 1, i);
         while (queue.TryDequeue(out var bigram, out _))
         {
             ref var l = ref sym[bigram.Left];
@@ -407,9 +427,12 @@ public sealed class LlamaTokenizer : ITokenizer
             if (s.Length == 0) continue;
             var piece = word.AsSpan(s.Start, s.Length);
             if (_idLookup.TryGetValue(piece, out int id)) { output.Add(id); continue; }
-            // llama.cpp then looks up each UTF-8 byte of the piece as a one-byte token and drops bytes it lacks.
+            // llama.cpp then looks up each UTF-8 byte of the piece as a one-byte token (raw words: as <0xNN>) and drops bytes it lacks.
             foreach (byte b in Encoding.UTF8.GetBytes(piece.ToString()))
-                if (b < 0x80 && _idLookup.TryGetValue([(char)b], out int single)) output.Add(single);
+            {
+                if (!_byteEncode) { if (_ids.TryGetValue($"<0x{b:X2}>", out int hex)) output.Add(hex); }
+                else if (b < 0x80 && _idLookup.TryGetValue([(char)b], out int single)) output.Add(single);
+            }
         }
     }
 
@@ -440,7 +463,7 @@ public sealed class LlamaTokenizer : ITokenizer
         if ((attr & (AttrControl | AttrUnknown | AttrUserDefined)) != 0) return _utf8[id];
         if ((attr & AttrNormal) != 0)
         {
-            if (_spm) return Encoding.UTF8.GetBytes(_text[id].Replace('\u2581', ' '));
+            if (_spm || _escapeWhitespace) return Encoding.UTF8.GetBytes(_text[id].Replace('\u2581', ' '));
             return DecodeByteLevel(_text[id]);
         }
         if ((attr & AttrByte) != 0)
