@@ -68,7 +68,7 @@ public sealed unsafe class QuantMatrix
         if (x.Length < (long)tokens * Cols) throw new ArgumentException($"x has {x.Length} elements, fewer than ({tokens}, {Cols})");
         if (y.Length < (long)tokens * Rows) throw new ArgumentException($"y has {y.Length} elements, fewer than ({tokens}, {Rows})");
         if (tokens == 0) return;
-        if (Type == GgmlType.F32 && tokens > 1)
+        if (Type == GgmlType.F32 && tokens > SmallBatchTokens)
         {
             // Plain f32 weights: the blocked SGEMM, y (T, N) = x (T, K) . W^T with W (N, K) row-major.
             fixed (float* xp = x)
@@ -104,6 +104,9 @@ public sealed unsafe class QuantMatrix
         }
         GC.KeepAlive(_owner);
     }
+
+    /// <summary>Up to this many tokens, float weights take the row-by-row dot path instead of the blocked SGEMM.</summary>
+    private const int SmallBatchTokens = 16;
 
     /// <summary>For weights without a fused kernel: the type whose rounding x goes through so results match llama.cpp (its vec_dot_type).</summary>
     private static GgmlType FloatActivationRounding(GgmlType t) => t switch
@@ -238,18 +241,23 @@ public sealed unsafe class QuantMatrix
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
         private readonly void RunFloat(int r0, int r1)
         {
-            if (Tokens == 1 && FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16 or GgmlType.F32)
+            // A few tokens (decode steps of a small batch): one pass over W, each row dotted with every token while it
+            // is in L1. Packing W for the SGEMM would cost as much as reading it, for a few FLOPs per weight.
+            if (Tokens <= SmallBatchTokens && (Type == GgmlType.F32 || (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)))
             {
-                float* x = (float*)Act;
                 for (int r = r0; r < r1; r++)
                 {
                     byte* wr = W + r * WRowBytes;
-                    Y[r] = Type switch
+                    for (int t = 0; t < Tokens; t++)
                     {
-                        GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
-                        GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
-                        _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
-                    };
+                        float* x = (float*)Act + (long)t * Cols;
+                        Y[(long)t * Rows + r] = Type switch
+                        {
+                            GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
+                            GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
+                            _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
+                        };
+                    }
                 }
                 return;
             }
