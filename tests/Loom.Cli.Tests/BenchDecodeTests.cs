@@ -3,7 +3,6 @@ using Loom.Bench;
 using Loom.Models.Gguf;
 using Loom.Models.Inference;
 using Loom.Tensors.Quant;
-using Loom.Text;
 
 namespace Loom.Cli.Tests;
 
@@ -38,8 +37,8 @@ public class BenchDecodeTests
     private static string WriteTinyModel(string dir)
     {
         string path = Path.Combine(dir, "tiny.gguf");
-        var tokenizer = TokenizerJson.Load(Path.Combine(RepoRoot(), "tests", "fixtures", "llamacpp", "bpe4k.tokenizer.json.gz"));
-        TestModelWriter.Write(path, "llama", GgmlType.Q8_0, 7, tokenizer, TestModelShape.Tiny);
+        var vocab = GgufTokenizer.FromTokenizerJson(Path.Combine(RepoRoot(), "tests", "fixtures", "llamacpp", "bpe4k.tokenizer.json.gz"));
+        TestModelWriter.Write(path, "llama", GgmlType.Q8_0, 7, vocab, TestModelShape.Tiny);
         return path;
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records tests/fixtures/llamacpp: for every architecture x tensor type, writes a tiny random-weight GGUF with
-# Loom's TestModelWriter (what `loom make-test-model` runs; fixed seed, real tokenizer), runs llama.cpp on the committed prompt (llama_oracle: logits of
+# `loom make-test-model` (fixed seed, real tokenizer), runs llama.cpp on the committed prompt (llama_oracle: logits of
 # every position with an F32 KV cache, 32 greedy tokens), keeps a compact fixture (tokens, greedy, argmax per position,
 # logits at a seeded subset of ids) and compares Loom on the same file over the full vocabulary for REPORT.md.
 # Usage: tools/llamacpp/make_parity_fixtures.sh [ARCH:TOKENIZER[:TYPES] ...]   (default: the list below; TYPES=F32,Q8_0 overrides)
@@ -17,10 +17,11 @@ shape=tiny
 prompt="$out/prompt.txt"
 threads="${THREADS:-2}"
 
+dotnet build src/Loom.Cli -c Release -v q -nologo >&2
 dotnet build tools/llamacpp/ParityRecorder -c Release -v q -nologo >&2
 recorder="dotnet tools/llamacpp/ParityRecorder/bin/Release/net10.0/ParityRecorder.dll"
-# The same TestModelWriter call as `loom make-test-model` and the tests (which check the file's SHA-256).
-maker="$recorder make-model"
+# The tests write the same file through TestModelWriter in-process and check its SHA-256.
+maker="dotnet src/Loom.Cli/bin/Release/net10.0/loom.dll make-test-model"
 
 # ARCH:TOKENIZER[:TYPE,TYPE...] (TOKENIZER: data/tokenizers/NAME/tokenizer.json.gz, data/tokenizers/NAME.tokenizer.json.gz
 # or tests/fixtures/llamacpp/NAME.tokenizer.json.gz). Every architecture gets every type with bpe4k, a 4,097-token

@@ -4,28 +4,22 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Loom.Models.Gguf;
 using Loom.Models.Tests;
-using Loom.Tensors.Quant;
-using Loom.Text;
 
 // ParityRecorder: the recording half of tools/llamacpp/make_parity_fixtures.sh.
 //   record --gguf F --oracle-json J --logits L --arch A --tokenizer T --type Q --seed N --shape S --prompt P
 //          --out FIXTURE.json --row ROW.json [--ids 128]   (a failing case goes to failing/FIXTURE.json beside it)
 //     Writes the compact fixture (tokens, greedy, argmax per position, logits at a seeded id subset) and a row for
 //     the report: Loom on the same file against llama.cpp over the full vocabulary (NMSE, greedy, tokens).
-//   make-model --arch A --type Q --seed N --shape S --tokenizer FILE --out F.gguf
-//     The random-weight model through Loom's TestModelWriter, as `loom make-test-model` and the tests write it.
 //   report --rows DIR --out REPORT.md
 //     The arch x type table of every row.
-return args.Length > 0 && args[0] == "make-model" ? MakeModel(Options(args))
-    : args.Length > 0 && args[0] == "record" ? Record(Options(args))
+return args.Length > 0 && args[0] == "record" ? Record(Options(args))
     : args.Length > 0 && args[0] == "report" ? Report(Options(args))
     : Usage();
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ParityRecorder make-model --arch A --type Q --seed N --shape S --tokenizer FILE --out F | record --gguf F --oracle-json J --logits L --arch A --tokenizer T --type Q --seed N --shape S --prompt P --out F --row R | report --rows DIR --out F");
+    Console.Error.WriteLine("usage: ParityRecorder record --gguf F --oracle-json J --logits L --arch A --tokenizer T --type Q --seed N --shape S --prompt P --out F --row R | report --rows DIR --out F");
     return 2;
 }
 
@@ -38,13 +32,6 @@ static Dictionary<string, string> Options(string[] args)
         o[args[i][2..]] = args[i + 1];
     }
     return o;
-}
-
-static int MakeModel(Dictionary<string, string> o)
-{
-    TestModelWriter.Write(o["out"], o["arch"], Enum.Parse<GgmlType>(o["type"]), ulong.Parse(o["seed"], CultureInfo.InvariantCulture),
-        TokenizerJson.Load(o["tokenizer"]), TestModelShape.Parse(o["shape"]));
-    return 0;
 }
 
 static int Record(Dictionary<string, string> o)
