@@ -45,7 +45,9 @@ public static class Program
         config.AddCommand<ChatCommand>("chat").WithDescription("Multi-turn chat on standard input with the model's chat template (/reset, /system TEXT, /exit).");
         config.AddCommand<LogitsCommand>("logits").WithDescription("Token ids and logits of a prompt as JSON (last position or --all-positions).");
         config.AddCommand<PerplexityCommand>("perplexity").WithDescription("Perplexity of a model on a text file, computed as llama.cpp's perplexity tool does.");
+        config.AddCommand<ConvertCommand>("convert").WithDescription("Convert a model folder (safetensors) to GGUF, or a llama GGUF back to a folder.");
         config.AddCommand<MakeTestModelCommand>("make-test-model").WithDescription("Write a GGUF model with seeded random weights (for oracles and benchmarks).").IsHidden();
+        config.AddCommand<QuantizeCommand>("quantize").WithDescription("Re-encode a GGUF model's matrices in one ggml type (Q8_0, Q4_0, Q4_K, Q6_K, ...).");
         config.AddCommand<InfoCommand>("info").WithDescription("Describe a GGUF model file: architecture, parameters, quantization mix, hyper-parameters, tokenizer.");
         config.AddBranch("tokenizer", t =>
         {
@@ -60,6 +62,7 @@ public static class Program
             b.SetDescription("Benchmarks that compare Loom with a peer in the same run.");
             b.AddCommand<BenchGemmCommand>("gemm").WithDescription("SGEMM GFLOP/s of Loom and OpenBLAS on square and model-like shapes, 1 and 2 threads.");
             b.AddCommand<BenchServeCommand>("serve").WithDescription("Load-test an OpenAI-compatible server (default: loom serve on the bundled model): requests/s, tokens/s, TTFT and latency percentiles.");
+            b.AddCommand<BenchQuantCommand>("quant").WithDescription("Quantized matmul GB/s and GFLOP/s per ggml type: decode (T=1) and prefill shapes, 1 and 2 threads.");
             b.AddCommand<BenchTrainCommand>("train").WithDescription("Training tokens/s of Loom and PyTorch on a character-level Llama-style model (Moby-Dick).");
         });
         config.SetExceptionHandler((ex, _) =>

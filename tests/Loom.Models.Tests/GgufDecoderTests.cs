@@ -67,9 +67,10 @@ public sealed class GgufDecoderTests : IDisposable
         var last = expected[^1];
         double mean = last.Average(), std = Math.Sqrt(last.Sum(v => (v - mean) * (v - mean)) / last.Length);
         Assert.True(std > 0.5, $"{arch}: logits std {std}");
-        // The last-position overload returns the same row.
+        // The last-position overload returns the same row (up to the matmul kernel's summation order for one token).
         var lastOnly = m.Logits(ids, allPositions: false);
-        Assert.Equal(logits.AsSpan(19 * 4096).ToArray(), lastOnly);
+        for (int i = 0; i < 4096; i++)
+            Assert.True(MathF.Abs(lastOnly[i] - logits[19 * 4096 + i]) <= 1e-3f * (1 + MathF.Abs(lastOnly[i])), $"last-row logit {i}");
     }
 
     [Fact]

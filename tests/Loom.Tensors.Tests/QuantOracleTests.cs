@@ -77,4 +77,64 @@ public class QuantOracleTests
         QuantRows.Quantize(f.DotType, f.Activation, got);
         Assert.Equal(f.ActivationQuantized, got);
     }
+
+    [Theory]
+    [InlineData("q8_0")]
+    [InlineData("q4_1")]
+    [InlineData("q6_K")]
+    public unsafe void ActivationQuantizeMatchesGgmlCpu(string name)
+    {
+        var f = Fixture.Load(name);
+        var got = new byte[f.ActivationQuantized.Length];
+        fixed (float* x = f.Activation)
+        fixed (byte* y = got)
+            ActivationQuant.Quantize(f.DotType, x, y, f.Cols);
+        Assert.Equal(f.ActivationQuantized, got);
+    }
+
+    public static TheoryData<string> FusedTypes => new() { "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K" };
+
+    /// <summary>Loom's fused kernel on ggml's weight bytes and ggml's quantized activation equals ggml's vec_dot up to float summation order.</summary>
+    [Theory]
+    [MemberData(nameof(FusedTypes))]
+    public unsafe void FusedDotMatchesGgmlVecDot(string name)
+    {
+        var f = Fixture.Load(name);
+        Assert.True(QuantDot.HasFusedKernel(f.Type) || !System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+        if (!QuantDot.HasFusedKernel(f.Type)) return; // no AVX2: the float path is checked by MatMulMatchesGgmlVecDot
+        int rowBytes = (int)GgmlTypeLayout.RowBytes(f.Type, f.Cols);
+        for (int r = 0; r < f.Rows; r++)
+        {
+            float got;
+            fixed (byte* w = f.Quantized)
+            fixed (byte* a = f.ActivationQuantized)
+                got = QuantDot.Dot(f.Type, w + r * rowBytes, a, f.Cols);
+            double tol = 1e-5 * TermMagnitude(f, r) + 1e-6;
+            Assert.True(Math.Abs(got - f.Dots[r]) <= tol, $"{f.Type} row {r}: got {got}, ggml {f.Dots[r]} (tolerance {tol:g3})");
+        }
+    }
+
+    /// <summary>The whole MatMul path (activation quantization included) gives ggml's vec_dot for every type.</summary>
+    [Theory]
+    [MemberData(nameof(AllTypes))]
+    public void MatMulMatchesGgmlVecDot(string name)
+    {
+        var f = Fixture.Load(name);
+        var m = QuantMatrix.FromBytes(f.Type, f.Rows, f.Cols, f.Quantized);
+        var y = new float[f.Rows];
+        m.MatMul(f.Activation, 1, y);
+        for (int r = 0; r < f.Rows; r++)
+        {
+            double tol = 1e-5 * TermMagnitude(f, r) + 1e-6;
+            Assert.True(Math.Abs(y[r] - f.Dots[r]) <= tol, $"{f.Type} row {r}: got {y[r]}, ggml {f.Dots[r]} (tolerance {tol:g3})");
+        }
+    }
+
+    /// <summary>sum |w_i * x_i| of a row: the scale float rounding of the dot can reach.</summary>
+    private static double TermMagnitude(Fixture f, int r)
+    {
+        double s = 0;
+        for (int i = 0; i < f.Cols; i++) s += Math.Abs((double)f.Dequantized[r * f.Cols + i] * f.Activation[i]);
+        return s;
+    }
 }

@@ -63,7 +63,8 @@ public static class TestModelWriter
             w.Add("gemma2.final_logit_softcapping", GgufValue.Float32(3f));
         }
         w.Add("general.file_type", GgufValue.UInt32(FileType(type)));
-        GgufTokenizer.WriteMetadata(w, vocabulary);
+        // Prompts are not closed with EOS (a tokenizer.json post-processor that appends one is for training documents).
+        GgufTokenizer.WriteMetadata(w, vocabulary with { AddEos = false });
 
         int q = s.Heads * s.HeadDim, kv = s.KvHeads * s.HeadDim;
         float inStd = 1f / MathF.Sqrt(s.Dim);

@@ -231,7 +231,7 @@ public sealed class DecoderBatch : IBatchedLm
             for (int h = 0; h < c.KvHeads; h++) Rope(k.Slice(i * kw + h * c.HeadDim, c.HeadDim), rope, p);
         }
         StoreKv(l, n);
-        ComputePool.For(n * c.Heads, new AttentionBody { Batch = this, Layer = l });
+        Attention(l, n);
         var o = _o.AsSpan(0, n * dim);
         lw.AttnOutput.MatMul(_att.AsSpan(0, n * c.Heads * c.ValueDim), n, o);   // (N, C)
         if (lw.PostAttnNorm != null) RmsNormRows(o, lw.PostAttnNorm, o, n, dim, c.NormEps);
@@ -366,6 +366,77 @@ public sealed class DecoderBatch : IBatchedLm
         }
     }
 
+    /// <summary>Prefill runs of at least this many tokens of one slot attend through two GEMMs per head.</summary>
+    private const int BlockAttentionMin = 8;
+    private int[] _single = [];
+    private float[] _scores = [];
+
+    /// <summary>
+    /// Attention of every token: runs of consecutive tokens of one slot (prefill) as Q·Kᵀ and P·V GEMMs per head over
+    /// the slot's cache, lone tokens (decode) one (token, head) pair at a time in parallel.
+    /// </summary>
+    private void Attention(int l, int n)
+    {
+        if (_single.Length < n) _single = new int[_bufTokens];
+        int singles = 0;
+        for (int i = 0; i < n;)
+        {
+            int j = i + 1;
+            while (j < n && _slotOf[j] == _slotOf[i]) j++;
+            if (j - i >= BlockAttentionMin && _k32 != null) AttendBlock(l, i, j);
+            else for (int t = i; t < j; t++) _single[singles++] = t;
+            i = j;
+        }
+        if (singles > 0) ComputePool.For(singles * _c.Heads, new AttentionBody { Batch = this, Layer = l });
+    }
+
+    /// <summary>Tokens [i0, i1) of one slot, at consecutive positions, against that slot's cached keys and values.</summary>
+    private unsafe void AttendBlock(int l, int i0, int i1)
+    {
+        var c = _c;
+        int d = c.HeadDim, dv = c.ValueDim, nq = i1 - i0;
+        int s = l * _slots + _slotOf[i0], pFirst = _posOf[i0], pLast = _posOf[i1 - 1];
+        bool sliding = c.SlidingWindow > 0 && c.SlidingLayers != null && c.SlidingLayers[l];
+        int lo = sliding ? Math.Max(0, pFirst - c.SlidingWindow + 1) : 0;
+        int nk = pLast + 1 - lo;
+        if (_scores.Length < nq * nk) _scores = new float[Math.Max(nq * nk, _scores.Length * 2)];
+        float scale = c.AttentionScale, cap = c.AttentionSoftCap;
+        int group = c.Heads / c.KvHeads;
+        fixed (float* q = _q, kc = _k32![s], vc = _v32![s], att = _att, scores = _scores)
+        {
+            for (int h = 0; h < c.Heads; h++)
+            {
+                int g = h / group;
+                // scores (nq, nk) = Q_h (nq, D) · K_gᵀ over cached positions [lo, pLast].
+                Loom.Tensors.Kernels.Gemm.Sgemm(false, true, nq, nk, d, 1f, q + (long)i0 * c.QueryWidth + h * d, c.QueryWidth,
+                    kc + ((long)g * _capacity + lo) * d, d, 0f, scores, nk);
+                for (int r = 0; r < nq; r++)
+                {
+                    int p = pFirst + r;
+                    int a = (sliding ? Math.Max(0, p - c.SlidingWindow + 1) : 0) - lo, b = p - lo;   // visible keys [a, b]
+                    var row = new Span<float>(scores + (long)r * nk, nk);
+                    var vis = row[a..(b + 1)];
+                    if (cap > 0)
+                    {
+                        TensorPrimitives.Multiply(vis, scale / cap, vis);
+                        TensorPrimitives.Tanh(vis, vis);
+                        TensorPrimitives.Multiply(vis, cap, vis);
+                    }
+                    else TensorPrimitives.Multiply(vis, scale, vis);
+                    float max = TensorPrimitives.Max(vis);
+                    TensorPrimitives.Subtract(vis, max, vis);
+                    TensorPrimitives.Exp(vis, vis);
+                    TensorPrimitives.Multiply(vis, 1f / TensorPrimitives.Sum(vis), vis);
+                    row[..a].Clear();
+                    row[(b + 1)..].Clear();
+                }
+                // out (nq, Dv) = P (nq, nk) · V_g (nk, Dv), written into the head's columns of att.
+                Loom.Tensors.Kernels.Gemm.Sgemm(false, false, nq, dv, nk, 1f, scores, nk, vc + ((long)g * _capacity + lo) * dv, dv,
+                    0f, att + (long)i0 * c.Heads * dv + h * dv, c.Heads * dv);
+            }
+        }
+    }
+
     private struct AttentionBody : IRangeBody
     {
         public DecoderBatch Batch;
@@ -374,7 +445,7 @@ public sealed class DecoderBatch : IBatchedLm
         public readonly void Run(int start, int end)
         {
             int heads = Batch._c.Heads;
-            for (int w = start; w < end; w++) Batch.Attend(Layer, w / heads, w % heads);
+            for (int w = start; w < end; w++) Batch.Attend(Layer, Batch._single[w / heads], w % heads);
         }
     }
 
@@ -427,13 +498,12 @@ public sealed class DecoderBatch : IBatchedLm
     }
 
     /// <summary>gate = silu(gate) · up.</summary>
-    private static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    private void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++)
-        {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
+        var sig = _wide.AsSpan(0, gate.Length);   // free by now: the fused outputs were already split
+        TensorPrimitives.Sigmoid(gate, sig);
+        TensorPrimitives.Multiply(gate, sig, gate);
+        TensorPrimitives.Multiply(gate, up, gate);
     }
 
     /// <summary>gate = gelu_tanh(gate) · up, through ggml's f16 GELU table (input and output rounded to f16).</summary>

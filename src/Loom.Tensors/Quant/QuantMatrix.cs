@@ -1,3 +1,6 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
 namespace Loom.Tensors.Quant;
 
 /// <summary>
@@ -6,6 +9,9 @@ namespace Loom.Tensors.Quant;
 /// </summary>
 public sealed unsafe class QuantMatrix
 {
+    /// <summary>Rows of W per parallel work item: small enough to balance two threads, large enough that a token's activation row is reused from L1.</summary>
+    private const int RowGroup = 16;
+
     private readonly byte* _data;
     private readonly object? _owner;   // keeps the mapping (or array) that holds the bytes alive
 
@@ -18,6 +24,21 @@ public sealed unsafe class QuantMatrix
         RowBytes = GgmlTypeLayout.RowBytes(type, cols);
         _data = data;
         _owner = owner;
+    }
+
+    /// <summary>Wraps a managed copy of encoded rows (tests, tools).</summary>
+    public static QuantMatrix FromBytes(GgmlType type, int rows, int cols, byte[] encoded)
+    {
+        long need = GgmlTypeLayout.RowBytes(type, cols) * rows;
+        if (encoded.Length < need) throw new ArgumentException($"{encoded.Length} bytes hold fewer than {rows} rows of {cols} {type} elements ({need} bytes)");
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(encoded, System.Runtime.InteropServices.GCHandleType.Pinned);
+        return new QuantMatrix(type, rows, cols, (byte*)handle.AddrOfPinnedObject(), new PinnedArray(handle));
+    }
+
+    /// <summary>Frees a pinned array when the matrix is collected.</summary>
+    private sealed class PinnedArray(System.Runtime.InteropServices.GCHandle handle)
+    {
+        ~PinnedArray() { handle.Free(); }
     }
 
     public GgmlType Type { get; }
@@ -33,19 +54,202 @@ public sealed unsafe class QuantMatrix
     /// <summary>Decodes row <paramref name="r"/> into <paramref name="dst"/> (length Cols).</summary>
     public void DequantizeRow(int r, Span<float> dst) => QuantRows.Dequantize(Type, Row(r), dst[..Cols]);
 
-    /// <summary>y (T, Rows) = x (T, Cols) · Wᵀ for <paramref name="tokens"/> rows of x.</summary>
+    /// <summary>
+    /// y (T, Rows) = x (T, Cols) · Wᵀ for <paramref name="tokens"/> rows of x. As in llama.cpp, x is first quantized
+    /// per row to the weight type's activation type (Q8_0, Q8_1 or Q8_K; rounded to f16/bf16 for those weights),
+    /// then each output is an integer dot product of codes. Rows of W are split across <see cref="ComputePool"/>.
+    /// </summary>
     public void MatMul(ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
-        if (x.Length < tokens * Cols) throw new ArgumentException($"x has {x.Length} elements, fewer than ({tokens}, {Cols})");
-        if (y.Length < tokens * Rows) throw new ArgumentException($"y has {y.Length} elements, fewer than ({tokens}, {Rows})");
-        // Reference path: decode a row, dot it with every token. The fast kernels replace this.
-        var w = new float[Cols];
-        for (int r = 0; r < Rows; r++)
+        if (tokens < 0) throw new ArgumentOutOfRangeException(nameof(tokens));
+        if (x.Length < (long)tokens * Cols) throw new ArgumentException($"x has {x.Length} elements, fewer than ({tokens}, {Cols})");
+        if (y.Length < (long)tokens * Rows) throw new ArgumentException($"y has {y.Length} elements, fewer than ({tokens}, {Rows})");
+        if (tokens == 0) return;
+        bool fused = QuantDot.HasFusedKernel(Type);
+        GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
+        long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
+        byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
+        try
         {
-            DequantizeRow(r, w);
-            for (int t = 0; t < tokens; t++)
-                y[t * Rows + r] = System.Numerics.Tensors.TensorPrimitives.Dot(x.Slice(t * Cols, Cols), w);
+            fixed (float* xp = x)
+            fixed (float* yp = y)
+            {
+                var prep = new PrepareBody { X = xp, Act = act, ActRowBytes = actRowBytes, Cols = Cols, Type = actType, Fused = fused };
+                ComputePool.For(tokens, prep, tokens >= 8 ? ComputePool.Threads : 1);
+                var body = new MatMulBody
+                {
+                    W = _data, WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
+                    Act = act, ActRowBytes = actRowBytes, Y = yp, Fused = fused, F16 = QuantDot.F16Table,
+                };
+                int groups = (Rows + RowGroup - 1) / RowGroup;
+                long work = (long)Rows * Cols * tokens;
+                ComputePool.For(groups, body, work < (1L << 16) ? 1 : 0);
+            }
+        }
+        finally
+        {
+            BufferPool.Return(act, cap);
         }
         GC.KeepAlive(_owner);
+    }
+
+    /// <summary>For weights without a fused kernel: the type whose rounding x goes through so results match llama.cpp (its vec_dot_type).</summary>
+    private static GgmlType FloatActivationRounding(GgmlType t) => t switch
+    {
+        GgmlType.F32 => GgmlType.F32,
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.BF16 => GgmlType.BF16,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_0, // Q8_1 codes equal Q8_0's
+        _ => ActivationQuant.DotType(t),
+    };
+
+    /// <summary>Quantizes (or rounds, for the float path) each token's activation row.</summary>
+    private struct PrepareBody : IRangeBody
+    {
+        public float* X;
+        public byte* Act;
+        public long ActRowBytes;
+        public int Cols;
+        public GgmlType Type;
+        public bool Fused;
+
+        public readonly void Run(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+            {
+                float* x = X + (long)t * Cols;
+                byte* a = Act + t * ActRowBytes;
+                if (Fused) { ActivationQuant.Quantize(Type, x, a, Cols); continue; }
+                var dst = new Span<float>(a, Cols);
+                if (Type == GgmlType.F32) { new ReadOnlySpan<float>(x, Cols).CopyTo(dst); continue; }
+                // Round through the activation type: encode into scratch, decode back in place.
+                long bytes = GgmlTypeLayout.RowBytes(Type, Cols);
+                byte* tmp = BufferPool.Rent(bytes, out long cap);
+                try
+                {
+                    QuantRows.Quantize(Type, new ReadOnlySpan<float>(x, Cols), new Span<byte>(tmp, (int)bytes));
+                    QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(tmp, (int)bytes), dst);
+                }
+                finally { BufferPool.Return(tmp, cap); }
+            }
+        }
+    }
+
+    private struct MatMulBody : IRangeBody
+    {
+        public byte* W, Act;
+        public long WRowBytes, ActRowBytes;
+        public GgmlType Type;
+        public int Rows, Cols, Tokens;
+        public float* Y, F16;
+        public bool Fused;
+
+        [ThreadStatic] private static float[]? _rowScratch;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run(int start, int end)
+        {
+            int r0 = start * RowGroup, r1 = Math.Min(Rows, end * RowGroup);
+            if (!Fused) { RunFloat(r0, r1); return; }
+            if (Tokens >= 8 && Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0)
+            {
+                for (int g = r0; g < r1; g += RowGroup) RunTiled(g, Math.Min(r1, g + RowGroup));
+                return;
+            }
+            if (Tokens >= 4 && Type is GgmlType.Q4_K or GgmlType.Q6_K)
+            {
+                for (int g = r0; g < r1; g += RowGroup) RunTiledK(g, Math.Min(r1, g + RowGroup));
+                return;
+            }
+            for (int g = r0; g < r1; g += RowGroup)
+            {
+                int ge = Math.Min(r1, g + RowGroup);
+                for (int t = 0; t < Tokens; t++)
+                {
+                    byte* a = Act + t * ActRowBytes;
+                    float* y = Y + (long)t * Rows;
+                    for (int r = g; r < ge; r++) y[r] = QuantDot.Dot(Type, W + r * WRowBytes, a, Cols, F16);
+                }
+            }
+        }
+
+        /// <summary>Rows [r0, r1) against all tokens, eight tokens per pass over a weight row (the row stays in L1).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunTiled(int r0, int r1)
+        {
+            float* res = stackalloc float[8];
+            int nb = Cols / 32;
+            int t = 0;
+            for (; t + 8 <= Tokens; t += 8)
+            {
+                byte* a = Act + t * ActRowBytes;
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* w = W + r * WRowBytes;
+                    switch (Type)
+                    {
+                        case GgmlType.Q8_0: QuantTile.Dot1x8<Q8_0Block>(w, a, ActRowBytes, nb, res, F16); break;
+                        case GgmlType.Q4_0: QuantTile.Dot1x8<Q4_0Block>(w, a, ActRowBytes, nb, res, F16); break;
+                        default: QuantTile.Dot1x8<Q5_0Block>(w, a, ActRowBytes, nb, res, F16); break;
+                    }
+                    for (int i = 0; i < 8; i++) Y[(long)(t + i) * Rows + r] = res[i];
+                }
+            }
+            for (; t < Tokens; t++)
+                for (int r = r0; r < r1; r++)
+                    Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
+        }
+
+        /// <summary>Q4_K / Q6_K rows [r0, r1) against all tokens, four tokens per pass over a weight row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunTiledK(int r0, int r1)
+        {
+            float* res = stackalloc float[4];
+            int nb = Cols / 256;
+            int t = 0;
+            for (; t + 4 <= Tokens; t += 4)
+            {
+                byte* a = Act + t * ActRowBytes;
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* w = W + r * WRowBytes;
+                    if (Type == GgmlType.Q4_K) QuantTileK.Q4K1x4(w, a, (nint)ActRowBytes, nb, res, F16);
+                    else QuantTileK.Q6K1x4(w, a, (nint)ActRowBytes, nb, res, F16);
+                    for (int i = 0; i < 4; i++) Y[(long)(t + i) * Rows + r] = res[i];
+                }
+            }
+            for (; t < Tokens; t++)
+                for (int r = r0; r < r1; r++)
+                    Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
+        }
+
+        /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
+        private readonly void RunFloat(int r0, int r1)
+        {
+            if (Tokens == 1 && FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16 or GgmlType.F32)
+            {
+                float* x = (float*)Act;
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* wr = W + r * WRowBytes;
+                    Y[r] = Type switch
+                    {
+                        GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
+                        GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
+                        _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
+                    };
+                }
+                return;
+            }
+            var row = _rowScratch;
+            if (row == null || row.Length < Cols) _rowScratch = row = new float[Cols];
+            var w = row.AsSpan(0, Cols);
+            for (int r = r0; r < r1; r++)
+            {
+                QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(W + r * WRowBytes, (int)WRowBytes), w);
+                for (int t = 0; t < Tokens; t++)
+                    Y[(long)t * Rows + r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(Act + t * ActRowBytes, Cols), w);
+            }
+        }
     }
 }

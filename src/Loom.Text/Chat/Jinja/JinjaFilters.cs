@@ -213,6 +213,20 @@ internal static class JinjaFilters
                 return new string(' ', left) + s + new string(' ', total - left);
             }
             case "pprint": return Py.Repr(v);
+            case "format": return Operators.PercentFormat(Py.Str(v), a);
+            case "attr": return JinjaMethods.GetAttr(v, Py.Str(Arg(0, "name")));
+            case "truncate":
+            {
+                string s = Py.Str(v);
+                long length = Py.ToLong(Opt(0, "length", 255L)), leeway = Py.ToLong(Opt(3, "leeway", 5L));
+                bool killwords = Py.Truthy(Opt(1, "killwords", false));
+                string end = Py.Str(Opt(2, "end", "..."));
+                if (s.Length <= length + leeway) return s;
+                if (killwords) return s[..(int)Math.Max(0, length - end.Length)] + end;
+                string cut = s[..(int)Math.Max(0, length - end.Length)];
+                int space = cut.LastIndexOf(' ');
+                return (space >= 0 ? cut[..space] : cut) + end;
+            }
             default:
                 throw new ChatTemplateException($"unknown filter '{name}'");
         }

@@ -18,6 +18,9 @@ internal sealed class Scope(Scope? parent)
     }
 
     public void Set(string name, object? value) => _vars[name] = value;
+
+    /// <summary>Empties the scope so a loop can reuse it for its next iteration.</summary>
+    public void Clear() => _vars.Clear();
 }
 
 /// <summary>Executes a parsed template: statements write to the output, expressions evaluate with Python semantics.</summary>
@@ -30,6 +33,11 @@ internal sealed class JinjaInterpreter
 
     /// <summary>Deeper macro recursion than this is a template bug; stop it before the stack overflows.</summary>
     private const int MaxMacroDepth = 64;
+
+    /// <summary>Work and output budgets: a template that loops or grows text without bound fails instead of hanging.</summary>
+    private const long MaxSteps = 5_000_000;
+    public const int MaxOutputChars = 1 << 26;
+    private long _steps;
 
     public string Render(List<Stmt> program, Scope globals)
     {
@@ -51,6 +59,8 @@ internal sealed class JinjaInterpreter
 
     private Flow ExecOne(Stmt stmt, Scope scope, StringBuilder sb)
     {
+        if (++_steps > MaxSteps) throw new ChatTemplateException($"the template ran more than {MaxSteps} steps", stmt.Line);
+        if (sb.Length > MaxOutputChars) throw new ChatTemplateException($"the template produced more than {MaxOutputChars} characters", stmt.Line);
         try
         {
             switch (stmt)
@@ -87,6 +97,12 @@ internal sealed class JinjaInterpreter
                     sb.Append(Py.Str(Invoke(callee, args, kwargs, c.Call.Callee)));
                     return Flow.Normal;
                 }
+                case WithStmt w:
+                {
+                    var inner = new Scope(scope);
+                    foreach (var (target, value) in w.Assignments) Assign(target, Eval(value, scope), inner);
+                    return Exec(w.Body, inner, sb);
+                }
                 case FilterBlockStmt fb:
                 {
                     var inner = new StringBuilder();
@@ -122,10 +138,12 @@ internal sealed class JinjaInterpreter
         try
         {
             var loop = new LoopContext(items, _loopDepth);
+            var iteration = new Scope(scope);
             for (int i = 0; i < items.Count; i++)
             {
+                if (++_steps > MaxSteps) throw new ChatTemplateException($"the template ran more than {MaxSteps} steps", f.Line);
                 loop.Index0 = i;
-                var iteration = new Scope(scope);
+                iteration.Clear();
                 iteration.Set("loop", loop);
                 Assign(f.Target, items[i], iteration);
                 if (Exec(f.Body, iteration, sb) == Flow.Break) break;
@@ -247,7 +265,7 @@ internal sealed class JinjaInterpreter
                     "not" => !Py.Truthy(value),
                     "-" => value switch
                     {
-                        long l => (object)(-l),
+                        long l => l == long.MinValue ? throw new ChatTemplateException("integer overflow in unary '-'") : (object)(-l),
                         double d => -d,
                         bool b => b ? -1L : 0L,
                         _ => throw new ChatTemplateException($"bad operand type for unary -: '{Py.TypeName(value)}'"),

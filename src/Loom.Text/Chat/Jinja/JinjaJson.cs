@@ -18,6 +18,7 @@ internal static class JinjaJson
 
     private static void Write(StringBuilder sb, object? v, string? indent, string itemSep, string keySep, bool sortKeys, bool ascii, int level)
     {
+        if (level > Py.MaxNesting) throw new ChatTemplateException($"tojson: value nested deeper than {Py.MaxNesting} levels");
         switch (v)
         {
             case null: sb.Append("null"); return;

@@ -327,7 +327,9 @@ internal sealed class JinjaLexer
     {
         if (p + digits > _src.Length || !int.TryParse(_src.AsSpan(p, digits), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int v))
             throw new ChatTemplateException("truncated \\x, \\u or \\U escape in string literal", _line);
-        sb.Append(char.ConvertFromUtf32(v));
+        if (v <= 0xFFFF) sb.Append((char)v); // lone surrogates are legal in Python strings
+        else if (v <= 0x10FFFF) sb.Append(char.ConvertFromUtf32(v));
+        else throw new ChatTemplateException($"\\U{v:x8} is not a valid code point", _line);
         return p + digits;
     }
 }

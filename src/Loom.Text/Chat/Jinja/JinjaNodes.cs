@@ -22,6 +22,9 @@ internal sealed record CallBlockStmt(int Line, CallExpr Call, List<Stmt> Body) :
 
 internal sealed record FilterBlockStmt(int Line, FilterExpr Filter, List<Stmt> Body) : Stmt(Line);
 
+/// <summary>{% with a = 1, b = 2 %}body{% endwith %}: the assignments are visible only inside the body.</summary>
+internal sealed record WithStmt(int Line, List<(Expr Target, Expr Value)> Assignments, List<Stmt> Body) : Stmt(Line);
+
 internal sealed record BreakStmt(int Line) : Stmt(Line);
 
 internal sealed record ContinueStmt(int Line) : Stmt(Line);

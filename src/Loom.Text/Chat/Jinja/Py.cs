@@ -5,80 +5,8 @@ using System.Text.Json;
 
 namespace Loom.Text.Chat.Jinja;
 
-/// <summary>Jinja's default Undefined: prints as "", is falsy and iterates as empty; attribute access or arithmetic on it fails.</summary>
-internal sealed class Undefined(string description)
-{
-    /// <summary>What was missing, for error messages ("'foo' is undefined").</summary>
-    public string Description { get; } = description;
-
-    public static readonly Undefined Unnamed = new("value is undefined");
-
-    public override string ToString() => "";
-}
-
-/// <summary>The object namespace() returns: attributes assignable with {% set ns.x = ... %} from any scope.</summary>
-internal sealed class JinjaNamespace
-{
-    public Dictionary<string, object?> Attributes { get; } = new();
-}
-
-/// <summary>A Python dict: insertion-ordered, keys of any hashable value compared as Python does (1 == 1.0 == True).</summary>
-internal sealed class PyDict : Dictionary<object, object?>
-{
-    public PyDict() : base(PyKeyComparer.Instance) { }
-
-    public PyDict(IEnumerable<KeyValuePair<object, object?>> items) : base(PyKeyComparer.Instance)
-    {
-        foreach (var kv in items) this[kv.Key] = kv.Value;
-    }
-
-    /// <summary>Python dict keys equal when == says so; numbers hash by value so 1, 1.0 and True collide as in Python.</summary>
-    private sealed class PyKeyComparer : IEqualityComparer<object>
-    {
-        public static readonly PyKeyComparer Instance = new();
-
-        public new bool Equals(object? a, object? b) => Py.Equal(a, b);
-
-        public int GetHashCode(object o) => o switch
-        {
-            string s => string.GetHashCode(s, StringComparison.Ordinal),
-            long or double or bool => Py.ToDouble(o).GetHashCode(),
-            _ => o.GetHashCode(),
-        };
-    }
-}
-
-/// <summary>Text marked safe (the safe and escape filters): adding a plain string to it HTML-escapes that string, as markupsafe does.</summary>
-internal sealed class Markup(string value)
-{
-    public string Value { get; } = value;
-
-    public static string Escape(string s) =>
-        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&#34;").Replace("'", "&#39;");
-
-    public override string ToString() => Value;
-}
-
-/// <summary>The lazy result of select, reject, selectattr, rejectattr and map: iterable, always truthy, not a
-/// sequence and not JSON serializable (pipe it through list first), as in Jinja2.</summary>
-internal sealed class PyGenerator : List<object?>
-{
-    public PyGenerator(IEnumerable<object?> items) : base(items) { }
-}
-
-/// <summary>A Python tuple: a list that prints with parentheses (dict.items() pairs, (a, b) literals).</summary>
-internal sealed class PyTuple : List<object?>
-{
-    public PyTuple() { }
-
-    public PyTuple(IEnumerable<object?> items) : base(items) { }
-}
-
-/// <summary>A callable value: global functions, bound methods and macros. Gets positional and keyword arguments.</summary>
-internal delegate object? JinjaCallable(List<object?> args, PyDict kwargs);
-
 /// <summary>Python-like operations over the values templates see: null (None), Undefined, bool, long, double, string,
-/// List&lt;object?&gt; (list/tuple), Dictionary&lt;string, object?&gt; (dict), JinjaNamespace, JinjaCallable.</summary>
+/// List&lt;object?&gt; (list; PyTuple, PyGenerator), PyDict (dict), Markup, JinjaNamespace, LoopContext, JinjaCallable.</summary>
 internal static class Py
 {
     /// <summary>Converts caller-supplied .NET values (records, dictionaries, lists, JSON) into template values.</summary>
@@ -172,9 +100,31 @@ internal static class Py
         _ => Repr(v),
     };
 
+    [ThreadStatic] private static HashSet<object>? ReprActive;
+
     /// <summary>Python repr(), used for list and dict elements when printed.</summary>
+    /// <summary>Values nested deeper than this (only a template can build them) are refused rather than recursed into.</summary>
+    public const int MaxNesting = 500;
+
+    [ThreadStatic] private static int _nesting;
+
+    private readonly struct Nesting : IDisposable
+    {
+        public Nesting(string what)
+        {
+            if (++_nesting > MaxNesting)
+            {
+                _nesting = 0;
+                throw new ChatTemplateException($"{what}: value nested deeper than {MaxNesting} levels");
+            }
+        }
+
+        public void Dispose() => _nesting = Math.Max(0, _nesting - 1);
+    }
+
     public static string Repr(object? v)
     {
+        using var guard = new Nesting("printing");
         switch (v)
         {
             case null: return "None";
@@ -190,7 +140,11 @@ internal static class Py
             case PyDict dict:
                 return "{" + string.Join(", ", dict.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}";
             case JinjaNamespace ns:
-                return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">";
+                // A namespace can contain itself ({% set ns.me = ns %}); print the inner one as Python's reprlib does.
+                ReprActive ??= new HashSet<object>(ReferenceEqualityComparer.Instance);
+                if (!ReprActive.Add(ns) || ReprActive.Count > 64) return "<Namespace ...>";
+                try { return "<Namespace " + string.Join(", ", ns.Attributes.Select(kv => kv.Key + "=" + Repr(kv.Value))) + ">"; }
+                finally { ReprActive.Remove(ns); }
             default: return $"<{TypeName(v)}>";
         }
     }
@@ -263,6 +217,7 @@ internal static class Py
 
     public static bool Equal(object? a, object? b)
     {
+        using var guard = new Nesting("comparing");
         a = Plain(a);
         b = Plain(b);
         if (a is null || b is null) return a is null && b is null;

@@ -1,0 +1,106 @@
+using Loom.Tensors.Quant;
+
+namespace Loom.Tensors.Tests;
+
+/// <summary>
+/// QuantMatrix.MatMul (fused integer kernels, 2x4 tiles, tails, threads) against a plain double-precision loop
+/// over the dequantized weights and the activation rounded the same way (through Q8_0 / Q8_K / f16 ...).
+/// Tolerance: 2e-5 of sum |w x| per output, i.e. float summation-order error only.
+/// </summary>
+public class QuantMatMulTests
+{
+    public static TheoryData<GgmlType> Types => new()
+    {
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+    };
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void MatMulMatchesReferenceOnRandomShapes(GgmlType type)
+    {
+        var rng = new Random(1234 + (int)type);
+        (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13)];
+        foreach (var (rows, cols, tokens) in shapes)
+        {
+            var w = RandomFloats(rng, rows * cols);
+            var encoded = new byte[GgmlTypeLayout.RowBytes(type, cols) * rows];
+            QuantRows.Quantize(type, w, encoded);
+            var wq = new float[rows * cols];
+            QuantRows.Dequantize(type, encoded, wq);
+            var x = RandomFloats(rng, tokens * cols);
+            var xr = RoundLikeActivation(type, x, tokens, cols);
+
+            var y = new float[tokens * rows];
+            Array.Fill(y, float.NaN);
+            QuantMatrix.FromBytes(type, rows, cols, encoded).MatMul(x, tokens, y);
+            for (int t = 0; t < tokens; t++)
+                for (int r = 0; r < rows; r++)
+                {
+                    double s = 0, mag = 0;
+                    for (int i = 0; i < cols; i++)
+                    {
+                        double p = (double)wq[r * cols + i] * xr[t * cols + i];
+                        s += p; mag += Math.Abs(p);
+                    }
+                    double tol = 2e-5 * mag + 1e-6 + Q8_1SumRounding(type, wq, xr, r, t, cols);
+                    float got = y[t * rows + r];
+                    Assert.True(Math.Abs(got - s) <= tol, $"{type} ({rows}x{cols}, T={tokens}) y[{t},{r}] = {got}, reference {s} (tolerance {tol:g3})");
+                }
+        }
+    }
+
+    [Fact]
+    public void MatMulRejectsShortBuffers()
+    {
+        var m = QuantMatrix.FromBytes(GgmlType.Q8_0, 2, 32, new byte[68]);
+        Assert.Throws<ArgumentException>(() => m.MatMul(new float[31], 1, new float[2]));
+        Assert.Throws<ArgumentException>(() => m.MatMul(new float[32], 1, new float[1]));
+    }
+
+    /// <summary>
+    /// Q4_1/Q5_1 multiply the block minimum by Q8_1's block sum d * sum(q), which ggml stores as f16: allow its
+    /// rounding, 2^-11 of |min * block sum| per block.
+    /// </summary>
+    private static double Q8_1SumRounding(GgmlType type, float[] wq, float[] xr, int r, int t, int cols)
+    {
+        if (type is not (GgmlType.Q4_1 or GgmlType.Q5_1)) return 0;
+        double tol = 0;
+        for (int b = 0; b < cols; b += 32)
+        {
+            double min = double.MaxValue, sum = 0;
+            for (int i = b; i < b + 32; i++) { min = Math.Min(min, wq[r * cols + i]); sum += xr[t * cols + i]; }
+            tol += Math.Abs(min * sum) * (1.0 / 2048);
+        }
+        return tol;
+    }
+
+    private static float[] RandomFloats(Random rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * (i % 17 == 3 ? 4f : 1f);
+        return a;
+    }
+
+    /// <summary>x rounded the way MatMul (and llama.cpp) rounds activations for this weight type.</summary>
+    private static float[] RoundLikeActivation(GgmlType type, float[] x, int tokens, int cols)
+    {
+        GgmlType act = type switch
+        {
+            GgmlType.F32 => GgmlType.F32,
+            GgmlType.F16 => GgmlType.F16,
+            GgmlType.BF16 => GgmlType.BF16,
+            GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 => GgmlType.Q8_0,
+            _ => GgmlType.Q8_K,
+        };
+        if (act == GgmlType.F32) return x;
+        var r = new float[x.Length];
+        var buf = new byte[GgmlTypeLayout.RowBytes(act, cols)];
+        for (int t = 0; t < tokens; t++)
+        {
+            QuantRows.Quantize(act, x.AsSpan(t * cols, cols), buf);
+            QuantRows.Dequantize(act, buf, r.AsSpan(t * cols, cols));
+        }
+        return r;
+    }
+}
