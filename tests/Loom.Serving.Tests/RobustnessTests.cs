@@ -24,7 +24,7 @@ public sealed class RobustnessTests(ServerFixture f)
     {
         var rng = new Random(1234);
         int seen4xx = 0, seen2xx = 0;
-        for (int i = 0; i < 300; i++)
+        for (int i = 0; i < 200; i++)
         {
             int which = rng.Next(Seeds.Length);
             string body = Mutate(Seeds[which], rng);
@@ -39,7 +39,7 @@ public sealed class RobustnessTests(ServerFixture f)
             }
             else seen2xx++;
         }
-        Assert.True(seen4xx > 30 && seen2xx > 30, $"the mutations are not mixing valid and invalid bodies: {seen2xx} ok, {seen4xx} refused");
+        Assert.True(seen4xx > 20 && seen2xx > 20, $"the mutations are not mixing valid and invalid bodies: {seen2xx} ok, {seen4xx} refused");
         Assert.Equal(HttpStatusCode.OK, (await f.Http.GetAsync("health")).StatusCode);
         await ErrorTests.WaitFor(() => f.Engine.ActiveSequences == 0);
     }

@@ -60,9 +60,8 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
             Log = line => AnsiConsole.WriteLine(line),
         };
         await using var server = await LoomServer.StartAsync(options);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-        try { await Task.Delay(System.Threading.Timeout.Infinite, stop.Token); }
+        // Ctrl+C and SIGTERM stop the host (its console lifetime); then the engines are disposed.
+        try { await server.WaitForShutdownAsync(cancellationToken); }
         catch (OperationCanceledException) { }
         AnsiConsole.WriteLine("stopping");
         return 0;

@@ -57,7 +57,7 @@ public sealed class LoomChatClient(BatchEngine engine) : IChatClient
         var ids = ChatPrompt.Encode(engine.Model, list, out var formatStops);
         var sampler = new SamplerOptions
         {
-            Temperature = options?.Temperature ?? 1f, TopP = options?.TopP ?? 1f, TopK = options?.TopK ?? 0, MinP = 0,
+            Temperature = options?.Temperature ?? 1f, TopP = options?.TopP ?? 1f, TopK = options?.TopK ?? 40, MinP = 0.05f,
             PresencePenalty = options?.PresencePenalty ?? 0, FrequencyPenalty = options?.FrequencyPenalty ?? 0,
             Seed = options?.Seed is long seed ? unchecked((ulong)seed) : (ulong)Random.Shared.NextInt64(),
         };

@@ -7,12 +7,18 @@ internal sealed record GenerationArgs(SamplerOptions Sampler, int? MaxTokens, IR
 {
     public const int MaxChoices = 16;
 
-    /// <summary>Reads the fields OpenAI defines; the sampler starts from OpenAI's defaults (temperature 1, top_p 1, no top-k/min-p).</summary>
+    /// <summary>
+    /// Reads the fields OpenAI defines (temperature 1 and top_p 1 by default), plus llama.cpp server's extensions
+    /// top_k (default 40, 0 disables) and min_p (default 0.05, 0 disables), whose defaults it also applies to
+    /// OpenAI requests: they drop only the long tail, and spare sorting the whole vocabulary at every token.
+    /// </summary>
     public static GenerationArgs Parse(JsonArgs a, bool chat)
     {
         float temperature = (float)a.Number("temperature", 1, 0, 2);
         float topP = (float)a.Number("top_p", 1, 0, 1);
         if (topP == 0) topP = float.Epsilon;   // OpenAI accepts 0: keep only the most likely token
+        int topK = (int)a.Integer("top_k", 40, 0, int.MaxValue);
+        float minP = (float)a.Number("min_p", 0.05, 0, 0.999);
         float presence = (float)a.Number("presence_penalty", 0, -2, 2);
         float frequency = (float)a.Number("frequency_penalty", 0, -2, 2);
         long seed = a.Integer("seed", Random.Shared.NextInt64(), long.MinValue, long.MaxValue);
@@ -42,7 +48,7 @@ internal sealed record GenerationArgs(SamplerOptions Sampler, int? MaxTokens, IR
         }
         var sampler = new SamplerOptions
         {
-            Temperature = temperature, TopP = topP, TopK = 0, MinP = 0, PresencePenalty = presence, FrequencyPenalty = frequency,
+            Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, PresencePenalty = presence, FrequencyPenalty = frequency,
             Seed = unchecked((ulong)seed),
         };
         return new GenerationArgs(sampler, maxTokens, a.Stops(), n, top, stream, includeUsage);

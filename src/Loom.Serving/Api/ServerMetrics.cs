@@ -51,6 +51,7 @@ public sealed class ServerMetrics
         PerModel("loom_kv_cache_bytes", "gauge", "Bytes of KV cache allocated for all slots.", e => e.KvBytes);
         PerModel("loom_batch_steps_total", "counter", "Forward passes run.", e => e.Metrics.Steps);
         PerModel("loom_batch_rows_total", "counter", "Rows (sequences) over all forward passes.", e => e.Metrics.Rows);
+        PerModel("loom_batch_forward_seconds_total", "counter", "Seconds spent in forward passes.", e => e.Metrics.BusySeconds);
         PerModel("loom_time_to_first_token_seconds_sum", "counter", "Sum of times from request to first generated token.", e => e.Metrics.TimeToFirstTokenSeconds);
         PerModel("loom_time_to_first_token_seconds_count", "counter", "Requests that produced a first token.", e => e.Metrics.FirstTokens);
         PerModel("loom_tokens_per_second", "gauge", "Generated tokens per second of forward-pass time.", e => e.Metrics.BusySeconds > 0 ? e.Metrics.CompletionTokens / e.Metrics.BusySeconds : 0);

@@ -105,64 +105,75 @@ public sealed class BatchEngine : IDisposable
         float[] logits = [];
         while (!_stopping)
         {
-            RunEmbeddings();
-            Admit();
-            if (_active.Count == 0)
-            {
-                _wake.Wait(200);
-                continue;
-            }
-            rows.Clear();
-            rowSeq.Clear();
-            long now = Stopwatch.GetTimestamp();
-            for (int i = _active.Count - 1; i >= 0; i--)
-            {
-                var s = _active[i];
-                if (s.Cancel.IsCancellationRequested) Finish(s, "cancelled");
-                else if (now > s.Deadline) Finish(s, "length", timedOut: true);
-            }
-            // Decoding rows first (one token each), then prompt chunks within the step's budget.
-            foreach (var s in _active)
-                if (s.Fed == s.Prompt.Length) { rows.Add(new BatchRow(s.Slot, new[] { s.LastToken })); rowSeq.Add((s, 1)); }
-            int budget = Math.Max(1, _options.PrefillChunk - rows.Count);
-            foreach (var s in _active)
-            {
-                if (s.Fed == s.Prompt.Length || budget <= 0) continue;
-                int n = Math.Min(budget, s.Prompt.Length - s.Fed);
-                budget -= n;
-                rows.Add(new BatchRow(s.Slot, s.Prompt.AsMemory(s.Fed, n)));
-                rowSeq.Add((s, n));
-            }
-            if (rows.Count == 0) continue;
-            if (logits.Length < rows.Count * vocab) logits = new float[rows.Count * vocab];
-            var stepStart = Stopwatch.GetTimestamp();
-            try
-            {
-                _lm.Forward(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows), logits.AsSpan(0, rows.Count * vocab));
-            }
+            try { Step(vocab, rows, rowSeq, ref logits); }
             catch (Exception e)
             {
-                // A failed pass leaves the slots' caches in an unknown state: end every active sequence with the error.
+                // Whatever went wrong, the loop must live on: end the sequences it was running with the error.
                 foreach (var s in _active.ToArray()) Fail(s, e);
-                continue;
-            }
-            Metrics.OnStep(rows.Count, Stopwatch.GetElapsedTime(stepStart).TotalSeconds);
-            for (int r = 0; r < rows.Count; r++)
-            {
-                var (s, n) = rowSeq[r];
-                var fed = rows[r].Tokens.Span;
-                foreach (var t in fed) _slotTokens[s.Slot].Add(t);
-                if (s.Fed < s.Prompt.Length)
-                {
-                    s.Fed += n;
-                    if (s.Fed < s.Prompt.Length) continue;   // more prompt to read before the first token
-                }
-                Emit(s, logits.AsSpan(r * vocab, vocab));
             }
         }
         foreach (var s in _active.ToArray()) Finish(s, "cancelled");
         while (_queue.TryDequeue(out var q)) q.Events.Writer.TryComplete(new ObjectDisposedException(nameof(BatchEngine)));
         while (_embeds.TryDequeue(out var e)) e.Done.TrySetException(new ObjectDisposedException(nameof(BatchEngine)));
+    }
+
+    /// <summary>One iteration: embeddings, admission, then one forward pass over every active sequence.</summary>
+    private void Step(int vocab, List<BatchRow> rows, List<(Sequence Seq, int Count)> rowSeq, ref float[] logits)
+    {
+        RunEmbeddings();
+        Admit();
+        if (_active.Count == 0)
+        {
+            _wake.Wait(200);
+            return;
+        }
+        rows.Clear();
+        rowSeq.Clear();
+        long now = Stopwatch.GetTimestamp();
+        for (int i = _active.Count - 1; i >= 0; i--)
+        {
+            var s = _active[i];
+            if (s.Cancel.IsCancellationRequested) Finish(s, "cancelled");
+            else if (now > s.Deadline) Finish(s, "length", timedOut: true);
+        }
+        // Decoding rows first (one token each), then prompt chunks within the step's budget.
+        foreach (var s in _active)
+            if (s.Fed == s.Prompt.Length) { rows.Add(new BatchRow(s.Slot, new[] { s.LastToken })); rowSeq.Add((s, 1)); }
+        int budget = Math.Max(1, _options.PrefillChunk - rows.Count);
+        foreach (var s in _active)
+        {
+            if (s.Fed == s.Prompt.Length || budget <= 0) continue;
+            int n = Math.Min(budget, s.Prompt.Length - s.Fed);
+            budget -= n;
+            rows.Add(new BatchRow(s.Slot, s.Prompt.AsMemory(s.Fed, n)));
+            rowSeq.Add((s, n));
+        }
+        if (rows.Count == 0) return;
+        if (logits.Length < rows.Count * vocab) logits = new float[rows.Count * vocab];
+        var stepStart = Stopwatch.GetTimestamp();
+        try
+        {
+            _lm.Forward(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rows), logits.AsSpan(0, rows.Count * vocab));
+        }
+        catch (Exception e)
+        {
+            // A failed pass leaves the slots' caches in an unknown state: end every active sequence with the error.
+            foreach (var s in _active.ToArray()) Fail(s, e);
+            return;
+        }
+        Metrics.OnStep(rows.Count, Stopwatch.GetElapsedTime(stepStart).TotalSeconds);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var (s, n) = rowSeq[r];
+            var fed = rows[r].Tokens.Span;
+            foreach (var t in fed) _slotTokens[s.Slot].Add(t);
+            if (s.Fed < s.Prompt.Length)
+            {
+                s.Fed += n;
+                if (s.Fed < s.Prompt.Length) continue;   // more prompt to read before the first token
+            }
+            Emit(s, logits.AsSpan(r * vocab, vocab));
+        }
     }
 
     /// <summary>
