@@ -44,7 +44,7 @@ public sealed class GgufDecoderTests : IDisposable
     [InlineData("qwen3", GgmlType.F32, 1e-9)]
     [InlineData("phi3", GgmlType.F32, 1e-9)]
     [InlineData("gemma", GgmlType.F32, 1e-9)]
-    [InlineData("gemma2", GgmlType.F32, 1e-9)]
+    [InlineData("gemma2", GgmlType.F32, 1e-8)]   // f32 rounding through soft-capping and 16x-scaled embeddings: 1.7e-9 since F32 prefill uses the blocked SGEMM
     [InlineData("llama", GgmlType.F16, 1e-5)]
     [InlineData("gemma2", GgmlType.BF16, 1e-5)]
     [InlineData("qwen2", GgmlType.Q8_0, 1e-3)]
