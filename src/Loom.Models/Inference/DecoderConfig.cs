@@ -59,6 +59,9 @@ public sealed record DecoderConfig
     public int KeyWidth => KvHeads * HeadDim;
     public int ValueWidth => KvHeads * ValueDim;
 
+    /// <summary>Bytes one cached token's keys and values take over all layers.</summary>
+    public long KvBytesPerToken(KvCacheType type) => (long)Layers * (KeyWidth + ValueWidth) * (type == KvCacheType.F16 ? 2 : 4);
+
     /// <summary>Checks the numbers fit together; <paramref name="source"/> names the file in the message.</summary>
     public void Validate(string source)
     {

@@ -48,9 +48,7 @@ public sealed class ServedModel : IDisposable
     public static ServedModel Load(string path)
     {
         var model = InferenceModel.Load(path);
-        var c = model.Decoder.Config;
-        int bytes = model.Options.CacheType == KvCacheType.F16 ? 2 : 4;
-        long kvPerToken = (long)c.Layers * (c.KeyWidth + c.ValueWidth) * bytes;
+        long kvPerToken = model.Decoder.Config.KvBytesPerToken(model.Options.CacheType);
         return new ServedModel(model.Name, model.Tokenizer, model.ChatTemplate, model.ContextLength, kvPerToken,
             model.CreateBatch, tokens => model.Embed(tokens), model);
     }

@@ -130,23 +130,28 @@ public sealed unsafe class QuantMatrix
 
         public readonly void Run(int start, int end)
         {
-            for (int t = start; t < end; t++)
+            if (Fused)
             {
-                float* x = X + (long)t * Cols;
-                byte* a = Act + t * ActRowBytes;
-                if (Fused) { ActivationQuant.Quantize(Type, x, a, Cols); continue; }
-                var dst = new Span<float>(a, Cols);
-                if (Type == GgmlType.F32) { new ReadOnlySpan<float>(x, Cols).CopyTo(dst); continue; }
-                // Round through the activation type: encode into scratch, decode back in place.
-                long bytes = GgmlTypeLayout.RowBytes(Type, Cols);
-                byte* tmp = BufferPool.Rent(bytes, out long cap);
-                try
-                {
-                    QuantRows.Quantize(Type, new ReadOnlySpan<float>(x, Cols), new Span<byte>(tmp, (int)bytes));
-                    QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(tmp, (int)bytes), dst);
-                }
-                finally { BufferPool.Return(tmp, cap); }
+                for (int t = start; t < end; t++) ActivationQuant.Quantize(Type, X + (long)t * Cols, Act + t * ActRowBytes, Cols);
+                return;
             }
+            if (Type == GgmlType.F32)
+            {
+                for (int t = start; t < end; t++) new ReadOnlySpan<float>(X + (long)t * Cols, Cols).CopyTo(new Span<float>(Act + t * ActRowBytes, Cols));
+                return;
+            }
+            // Round through the activation type: encode into one scratch row, decode back in place.
+            long bytes = GgmlTypeLayout.RowBytes(Type, Cols);
+            byte* tmp = BufferPool.Rent(bytes, out long cap);
+            try
+            {
+                for (int t = start; t < end; t++)
+                {
+                    QuantRows.Quantize(Type, new ReadOnlySpan<float>(X + (long)t * Cols, Cols), new Span<byte>(tmp, (int)bytes));
+                    QuantRows.Dequantize(Type, new ReadOnlySpan<byte>(tmp, (int)bytes), new Span<float>(Act + t * ActRowBytes, Cols));
+                }
+            }
+            finally { BufferPool.Return(tmp, cap); }
         }
     }
 
