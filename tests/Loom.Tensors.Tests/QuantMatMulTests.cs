@@ -3,7 +3,7 @@ using Loom.Tensors.Quant;
 namespace Loom.Tensors.Tests;
 
 /// <summary>
-/// QuantMatrix.MatMul (fused integer kernels, 2x4 tiles, tails, threads) against a plain double-precision loop
+/// QuantMatrix.MatMul (fused integer kernels, 2x4 tiles, tails, threads, the prefill SGEMM) against a plain double-precision loop
 /// over the dequantized weights and the activation rounded the same way (through Q8_0 / Q8_K / f16 ...).
 /// Tolerance: 2e-5 of sum |w x| per output, i.e. float summation-order error only.
 /// </summary>
@@ -32,7 +32,8 @@ public class QuantMatMulTests
     private static void CheckRandomShapes(GgmlType type)
     {
         var rng = new Random(1234 + (int)type);
-        (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13)];
+        (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13),
+            (37, 512, 33), (70, 256, 40)];   // from 32 tokens on: the SGEMM with W decoded while packed
         foreach (var (rows, cols, tokens) in shapes)
         {
             var w = RandomFloats(rng, rows * cols);

@@ -369,11 +369,10 @@ public sealed class DecoderBatch : IBatchedLm
     /// <summary>Prefill runs of at least this many tokens of one slot attend through two GEMMs per head.</summary>
     private const int BlockAttentionMin = 8;
     private int[] _single = [];
-    private float[] _scores = [];
 
     /// <summary>
-    /// Attention of every token: runs of consecutive tokens of one slot (prefill) as Q·Kᵀ and P·V GEMMs per head over
-    /// the slot's cache, lone tokens (decode) one (token, head) pair at a time in parallel.
+    /// Attention of every token: runs of consecutive tokens of one slot (prefill) as Q·Kᵀ and P·V GEMMs, one head per
+    /// parallel work item; lone tokens (decode) one (token, head) pair at a time in parallel.
     /// </summary>
     private void Attention(int l, int n)
     {
@@ -383,15 +382,17 @@ public sealed class DecoderBatch : IBatchedLm
         {
             int j = i + 1;
             while (j < n && _slotOf[j] == _slotOf[i]) j++;
-            if (j - i >= BlockAttentionMin && _k32 != null) AttendBlock(l, i, j);
+            if (j - i >= BlockAttentionMin) ComputePool.For(_c.Heads, new BlockAttentionBody { Batch = this, Layer = l, First = i, End = j }, _c.Heads);
             else for (int t = i; t < j; t++) _single[singles++] = t;
             i = j;
         }
         if (singles > 0) ComputePool.For(singles * _c.Heads, new AttentionBody { Batch = this, Layer = l });
     }
 
-    /// <summary>Tokens [i0, i1) of one slot, at consecutive positions, against that slot's cached keys and values.</summary>
-    private unsafe void AttendBlock(int l, int i0, int i1)
+    [ThreadStatic] private static float[]? _blockScores, _blockKeys, _blockValues;
+
+    /// <summary>Head <paramref name="h"/> of tokens [i0, i1) of one slot, at consecutive positions, against that slot's cache.</summary>
+    private unsafe void AttendBlock(int l, int i0, int i1, int h)
     {
         var c = _c;
         int d = c.HeadDim, dv = c.ValueDim, nq = i1 - i0;
@@ -399,41 +400,66 @@ public sealed class DecoderBatch : IBatchedLm
         bool sliding = c.SlidingWindow > 0 && c.SlidingLayers != null && c.SlidingLayers[l];
         int lo = sliding ? Math.Max(0, pFirst - c.SlidingWindow + 1) : 0;
         int nk = pLast + 1 - lo;
-        if (_scores.Length < nq * nk) _scores = new float[Math.Max(nq * nk, _scores.Length * 2)];
+        int g = h / (c.Heads / c.KvHeads);
         float scale = c.AttentionScale, cap = c.AttentionSoftCap;
-        int group = c.Heads / c.KvHeads;
-        fixed (float* q = _q, kc = _k32![s], vc = _v32![s], att = _att, scores = _scores)
+        var scoreBuf = Grow(ref _blockScores, nq * nk);
+        long kAt = ((long)g * _capacity + lo) * d, vAt = ((long)g * _capacity + lo) * dv;
+        float[] keys, values;
+        if (_k32 != null) { keys = _k32[s]; values = _v32![s]; }
+        else
         {
-            for (int h = 0; h < c.Heads; h++)
+            // An f16 cache: widen this group's visible keys and values once for the two GEMMs.
+            keys = Grow(ref _blockKeys, nk * d);
+            values = Grow(ref _blockValues, nk * dv);
+            TensorPrimitives.ConvertToSingle(_k16![s].AsSpan((int)kAt, nk * d), keys.AsSpan(0, nk * d));
+            TensorPrimitives.ConvertToSingle(_v16![s].AsSpan((int)vAt, nk * dv), values.AsSpan(0, nk * dv));
+            kAt = vAt = 0;
+        }
+        fixed (float* q = _q, kc = keys, vc = values, att = _att, scores = scoreBuf)
+        {
+            // scores (nq, nk) = Q_h (nq, D) · K_gᵀ over cached positions [lo, pLast].
+            Loom.Tensors.Kernels.Gemm.Sgemm(false, true, nq, nk, d, 1f, q + (long)i0 * c.QueryWidth + h * d, c.QueryWidth,
+                kc + kAt, d, 0f, scores, nk);
+            for (int r = 0; r < nq; r++)
             {
-                int g = h / group;
-                // scores (nq, nk) = Q_h (nq, D) · K_gᵀ over cached positions [lo, pLast].
-                Loom.Tensors.Kernels.Gemm.Sgemm(false, true, nq, nk, d, 1f, q + (long)i0 * c.QueryWidth + h * d, c.QueryWidth,
-                    kc + ((long)g * _capacity + lo) * d, d, 0f, scores, nk);
-                for (int r = 0; r < nq; r++)
+                int p = pFirst + r;
+                int a = (sliding ? Math.Max(0, p - c.SlidingWindow + 1) : 0) - lo, b = p - lo;   // visible keys [a, b]
+                var row = new Span<float>(scores + (long)r * nk, nk);
+                var vis = row[a..(b + 1)];
+                if (cap > 0)
                 {
-                    int p = pFirst + r;
-                    int a = (sliding ? Math.Max(0, p - c.SlidingWindow + 1) : 0) - lo, b = p - lo;   // visible keys [a, b]
-                    var row = new Span<float>(scores + (long)r * nk, nk);
-                    var vis = row[a..(b + 1)];
-                    if (cap > 0)
-                    {
-                        TensorPrimitives.Multiply(vis, scale / cap, vis);
-                        TensorPrimitives.Tanh(vis, vis);
-                        TensorPrimitives.Multiply(vis, cap, vis);
-                    }
-                    else TensorPrimitives.Multiply(vis, scale, vis);
-                    float max = TensorPrimitives.Max(vis);
-                    TensorPrimitives.Subtract(vis, max, vis);
-                    TensorPrimitives.Exp(vis, vis);
-                    TensorPrimitives.Multiply(vis, 1f / TensorPrimitives.Sum(vis), vis);
-                    row[..a].Clear();
-                    row[(b + 1)..].Clear();
+                    TensorPrimitives.Multiply(vis, scale / cap, vis);
+                    TensorPrimitives.Tanh(vis, vis);
+                    TensorPrimitives.Multiply(vis, cap, vis);
                 }
-                // out (nq, Dv) = P (nq, nk) · V_g (nk, Dv), written into the head's columns of att.
-                Loom.Tensors.Kernels.Gemm.Sgemm(false, false, nq, dv, nk, 1f, scores, nk, vc + ((long)g * _capacity + lo) * dv, dv,
-                    0f, att + (long)i0 * c.Heads * dv + h * dv, c.Heads * dv);
+                else TensorPrimitives.Multiply(vis, scale, vis);
+                float max = TensorPrimitives.Max(vis);
+                TensorPrimitives.Subtract(vis, max, vis);
+                TensorPrimitives.Exp(vis, vis);
+                TensorPrimitives.Multiply(vis, 1f / TensorPrimitives.Sum(vis), vis);
+                row[..a].Clear();
+                row[(b + 1)..].Clear();
             }
+            // out (nq, Dv) = P (nq, nk) · V_g (nk, Dv), written into the head's columns of att.
+            Loom.Tensors.Kernels.Gemm.Sgemm(false, false, nq, dv, nk, 1f, scores, nk, vc + vAt, dv,
+                0f, att + (long)i0 * c.Heads * dv + h * dv, c.Heads * dv);
+        }
+    }
+
+    private static float[] Grow(ref float[]? buffer, int length)
+    {
+        if (buffer == null || buffer.Length < length) buffer = new float[Math.Max(length, (buffer?.Length ?? 0) * 2)];
+        return buffer;
+    }
+
+    private struct BlockAttentionBody : IRangeBody
+    {
+        public DecoderBatch Batch;
+        public int Layer, First, End;
+
+        public readonly void Run(int start, int end)
+        {
+            for (int h = start; h < end; h++) Batch.AttendBlock(Layer, First, End, h);
         }
     }
 

@@ -96,6 +96,28 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// C (M, N) = A (M, K) · Bᵀ where B (N, K) is a matrix of encoded rows (quantized or half-precision weights):
+    /// the blocked SGEMM with B decoded while it is packed, each weight once per call.
+    /// </summary>
+    internal static void SgemmEncodedB(GemmKernelKind kind, int threads, int m, int n, int k, float* a, int lda, EncodedRows b, float* c, int ldc)
+    {
+        if (m <= 0 || n <= 0 || k <= 0) throw new ArgumentException($"SgemmEncodedB needs positive sizes, got ({m}, {n}, {k})");
+        if (k % b.BlockElements != 0) throw new ArgumentException($"K = {k} is not a multiple of {b.Type}'s block of {b.BlockElements}");
+        switch (kind == GemmKernelKind.Auto ? NativeKernel : kind)
+        {
+            case GemmKernelKind.Vector512:
+                GemmDriver.Run<GemmKernel12x32>(false, true, m, n, k, 1f, a, lda, null, k, 0f, c, ldc, Blocking512, threads, b);
+                break;
+            case GemmKernelKind.Vector256:
+                GemmDriver.Run<GemmKernel6x16>(false, true, m, n, k, 1f, a, lda, null, k, 0f, c, ldc, Blocking256, threads, b);
+                break;
+            default:
+                GemmDriver.Run<GemmKernelScalar>(false, true, m, n, k, 1f, a, lda, null, k, 0f, c, ldc, BlockingScalar, threads, b);
+                break;
+        }
+    }
+
+    /// <summary>
     /// Batched Sgemm with fixed element strides between consecutive matrices. Small matrices run one per thread
     /// (each Sgemm inside then runs inline); large ones run one after another, each using every thread.
     /// </summary>

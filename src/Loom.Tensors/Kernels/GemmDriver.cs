@@ -26,17 +26,19 @@ internal static unsafe class GemmDriver
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TK>(bool transA, bool transB, int m, int n, int k, float alpha, float* a, nint lda,
-        float* b, nint ldb, float beta, float* c, nint ldc, GemmBlocking blk, int threads)
+        float* b, nint ldb, float beta, float* c, nint ldc, GemmBlocking blk, int threads, EncodedRows encodedB = default)
         where TK : struct, IGemmMicroKernel
     {
         int mr = TK.MR, nr = TK.NR;
         // Balance the blocks so the last one is not a sliver: K = 768 with KC = 256 is 3 x 256, K = 300 is 2 x 150.
         int kc = CeilDiv(k, CeilDiv(k, blk.KC));
+        // Encoded rows decode whole blocks: every KC step starts and ends on a block boundary.
+        if (encodedB.Data != null) kc = RoundUp(kc, encodedB.BlockElements);
         if ((long)m * n * k < ParallelThreshold) threads = 1;
         var p = new Problem
         {
             TransA = transA, TransB = transB, M = m, N = n, K = k, Kc = kc, Alpha = alpha, Beta = beta,
-            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc,
+            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, EncB = encodedB,
         };
         if (threads == 1 || n >= threads * ColumnSplitMinWidth)
         {
@@ -61,6 +63,7 @@ internal static unsafe class GemmDriver
         public float Alpha, Beta;
         public float* A, B, C;
         public nint Lda, Ldb, Ldc;
+        public EncodedRows EncB;
     }
 
     /// <summary>B panels packed per step on the first row block (8 x KC x 16 floats = 128 KiB: fits L2).</summary>
@@ -106,7 +109,8 @@ internal static unsafe class GemmDriver
                             for (int q = 0; q < nPanels; q += PackGroup)
                             {
                                 int q1 = Math.Min(nPanels, q + PackGroup);
-                                GemmPack.PackB<TK>(P.TransB, P.B, P.Ldb, pc, kcur, jc, ncur, q, q1, bPack);
+                                if (P.EncB.Data != null) GemmPack.PackBEncoded<TK>(P.EncB, pc, kcur, jc, ncur, q, q1, bPack);
+                                else GemmPack.PackB<TK>(P.TransB, P.B, P.Ldb, pc, kcur, jc, ncur, q, q1, bPack);
                                 Block<TK>(aPack, mcur, bPack, q, q1, ncur, kcur, cBlock, P.Ldc, P.Alpha, beta, tmp);
                             }
                         }
@@ -147,7 +151,7 @@ internal static unsafe class GemmDriver
                     int kcur = Math.Min(kc, k - pc);
                     ComputePool.For(nPanels, new PackBBody<TK>
                     {
-                        TransB = p.TransB, B = p.B, Ldb = p.Ldb, P0 = pc, Kc = kcur, J0 = jc, Nc = ncur, Dst = bPack,
+                        TransB = p.TransB, B = p.B, Ldb = p.Ldb, P0 = pc, Kc = kcur, J0 = jc, Nc = ncur, Dst = bPack, EncB = p.EncB,
                     }, 4 * threads);
                     ComputePool.For(uM * uN, new RowUnitsBody<TK>
                     {
@@ -197,9 +201,14 @@ internal static unsafe class GemmDriver
         public float* B, Dst;
         public nint Ldb;
         public int P0, Kc, J0, Nc;
+        public EncodedRows EncB;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Run(int start, int end) => GemmPack.PackB<TK>(TransB, B, Ldb, P0, Kc, J0, Nc, start, end, Dst);
+        public readonly void Run(int start, int end)
+        {
+            if (EncB.Data != null) GemmPack.PackBEncoded<TK>(EncB, P0, Kc, J0, Nc, start, end, Dst);
+            else GemmPack.PackB<TK>(TransB, B, Ldb, P0, Kc, J0, Nc, start, end, Dst);
+        }
     }
 
     private struct RowUnitsBody<TK> : IRangeBody where TK : struct, IGemmMicroKernel

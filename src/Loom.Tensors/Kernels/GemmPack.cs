@@ -61,6 +61,31 @@ internal static unsafe class GemmPack
         }
     }
 
+    [ThreadStatic] private static float[]? _decoded;
+
+    /// <summary>
+    /// <see cref="PackB{TK}"/> for op(B) = Bᵀ with B's rows encoded (<see cref="EncodedRows"/>): each panel's rows are
+    /// decoded for [p0, p0+kc) into a small scratch block, then transposed into the panel like float rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBEncoded<TK>(in EncodedRows b, int p0, int kc, int j0, int nc, int q0, int q1, float* dst)
+        where TK : struct, IGemmMicroKernel
+    {
+        int nrFull = TK.NR;
+        var scratch = _decoded;
+        if (scratch == null || scratch.Length < nrFull * kc) _decoded = scratch = GC.AllocateUninitializedArray<float>(nrFull * kc, pinned: true);
+        fixed (float* tmp = scratch)
+        {
+            for (int q = q0; q < q1; q++)
+            {
+                int jj = q * nrFull;
+                int nr = Math.Min(nrFull, nc - jj);
+                for (int r = 0; r < nr; r++) b.Decode(j0 + jj + r, p0, kc, tmp + (nint)r * kc);
+                PackTransposed(tmp, kc, nr, kc, dst + (nint)q * nrFull * kc, TK.NR);
+            }
+        }
+    }
+
     /// <summary>
     /// Source already has the panel's width contiguous per k step (A^T or B): copy <paramref name="w"/> floats per
     /// step, zero-padding to <paramref name="width"/>. The full-width copy has a JIT-time constant size, so it unrolls.

@@ -77,7 +77,7 @@ public sealed unsafe class QuantMatrix
             GC.KeepAlive(_owner);
             return;
         }
-        bool fused = !ForceDecodePath && QuantDot.HasFusedKernel(Type);
+        bool fused = !ForceDecodePath && QuantDot.HasFusedKernel(Type) && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type));
         GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
         long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
         byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
@@ -88,6 +88,15 @@ public sealed unsafe class QuantMatrix
             {
                 var prep = new PrepareBody { X = xp, Act = act, ActRowBytes = actRowBytes, Cols = Cols, Type = actType, Fused = fused };
                 ComputePool.For(tokens, prep, tokens >= 8 ? ComputePool.Threads : 1);
+                if (!fused && tokens > SmallBatchTokens && Type != GgmlType.F32 && !ForceDecodePath)
+                {
+                    // Prompt processing: the blocked SGEMM with W's rows decoded while packed (x already rounded as
+                    // the integer kernels would round it, so results match llama.cpp to f32 rounding).
+                    Kernels.Gemm.SgemmEncodedB(Kernels.GemmKernelKind.Auto, ComputePool.Threads, tokens, Rows, Cols, (float*)act, Cols,
+                        new Kernels.EncodedRows(Type, _data, RowBytes), yp, Rows);
+                    GC.KeepAlive(_owner);
+                    return;
+                }
                 var body = new MatMulBody
                 {
                     W = _data, WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
@@ -104,6 +113,16 @@ public sealed unsafe class QuantMatrix
         }
         GC.KeepAlive(_owner);
     }
+
+    /// <summary>From this many tokens on, quantized weights are decoded to f32 blocks for the SGEMM (activations rounded through the integer kernels' type first).</summary>
+    /// <remarks>
+    /// The decoded weights times the rounded activations are the integer kernels' products exactly, so only the f32
+    /// summation order differs (about 1e-7 relative). Q4_1/Q5_1 stay on the integer kernels: llama.cpp's Q8_1 block
+    /// sums are rounded to f16, which only those kernels reproduce. 1.1-1.9x the integer tiles at 512 tokens.
+    /// </remarks>
+    internal const int PrefillGemmTokens = 32;
+
+    private static bool PrefillGemmTypes(GgmlType t) => t is not (GgmlType.Q4_1 or GgmlType.Q5_1);
 
     /// <summary>Up to this many tokens, float weights take the row-by-row dot path instead of the blocked SGEMM.</summary>
     private const int SmallBatchTokens = 16;
