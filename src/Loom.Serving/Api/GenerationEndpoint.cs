@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -103,37 +104,56 @@ internal sealed class GenerationEndpoint(BatchEngine engine, GenerationArgs args
         await ctx.Response.Body.WriteAsync(ms.GetBuffer().AsMemory(0, (int)ms.Length), ct);
     }
 
+    /// <summary>
+    /// Server-sent events. Every token is its own event, but events that are already waiting are written and flushed
+    /// together: under load (many streams on few cores) the writer falls behind the engine by a step or two and then
+    /// pays one write and one flush for several tokens instead of one each.
+    /// </summary>
     private async Task StreamAsync(HttpContext ctx, List<Choice> choices, CancellationToken ct)
     {
-        // Merge the choices' events in arrival order.
-        var merged = Channel.CreateUnbounded<(Choice Choice, GenerationEvent? Event, Exception? Error)>();
-        var pumps = choices.Select(c => Task.Run(async () =>
+        // One choice reads its own channel; several are merged in arrival order.
+        ChannelReader<(Choice Choice, GenerationEvent? Event, Exception? Error)> events;
+        if (choices.Count == 1) events = new SingleChoiceReader(choices[0]);
+        else
         {
-            try { await foreach (var e in c.Events.ReadAllAsync(ct)) await merged.Writer.WriteAsync((c, e, null), CancellationToken.None); }
-            catch (Exception e) { await merged.Writer.WriteAsync((c, null, e), CancellationToken.None); }
-        }, CancellationToken.None)).ToArray();
-        _ = Task.WhenAll(pumps).ContinueWith(_ => merged.Writer.TryComplete(), TaskScheduler.Default);
+            var merged = Channel.CreateUnbounded<(Choice Choice, GenerationEvent? Event, Exception? Error)>();
+            var pumps = choices.Select(c => Task.Run(async () =>
+            {
+                try { await foreach (var e in c.Events.ReadAllAsync(ct)) await merged.Writer.WriteAsync((c, e, null), CancellationToken.None); }
+                catch (Exception e) { await merged.Writer.WriteAsync((c, null, e), CancellationToken.None); }
+            }, CancellationToken.None)).ToArray();
+            _ = Task.WhenAll(pumps).ContinueWith(_ => merged.Writer.TryComplete(), TaskScheduler.Default);
+            events = merged.Reader;
+        }
 
         ctx.Response.ContentType = "text/event-stream";
         ctx.Response.Headers.CacheControl = "no-cache";
         ctx.Response.Headers["X-Accel-Buffering"] = "no";
+        var sse = new SseBuffer();
         if (chat)
-            foreach (var c in choices) await SendAsync(ctx, w => Chunk(w, c.Index, "", null, null, role: true), ct);
-        await foreach (var (c, e, error) in merged.Reader.ReadAllAsync(ct))
+            foreach (var c in choices) sse.Event(w => Chunk(w, c.Index, "", null, null, role: true));
+        await sse.FlushAsync(ctx, ct);
+        while (await events.WaitToReadAsync(ct))
         {
-            if (error != null)
+            while (events.TryRead(out var item))
             {
-                if (error is OperationCanceledException) return;   // the client went away
-                var api = new ApiException(500, $"generation failed: {error.Message}", null, "generation_failed");
-                await SendAsync(ctx, api.WriteJson, ct);
-                return;
+                var (c, e, error) = item;
+                if (error != null)
+                {
+                    if (error is OperationCanceledException) return;   // the client went away
+                    var api = new ApiException(500, $"generation failed: {error.Message}", null, "generation_failed");
+                    sse.Event(api.WriteJson);
+                    await sse.FlushAsync(ctx, ct);
+                    return;
+                }
+                if (e!.Done != null) c.Summary = e.Done;
+                if (e.Text.Length > 0 || e.Logprob != null || e.Done != null)
+                    sse.Event(w => Chunk(w, c.Index, e.Text, e.Logprob != null ? [e] : null, e.Done?.FinishReason, role: false));
             }
-            if (e!.Done != null) c.Summary = e.Done;
-            if (e.Text.Length > 0 || e.Logprob != null || e.Done != null)
-                await SendAsync(ctx, w => Chunk(w, c.Index, e.Text, e.Logprob != null ? [e] : null, e.Done?.FinishReason, role: false), ct);
+            await sse.FlushAsync(ctx, ct);
         }
         if (args.IncludeUsage)
-            await SendAsync(ctx, w =>
+            sse.Event(w =>
             {
                 w.WriteStartObject();
                 Header(w, chat ? "chat.completion.chunk" : "text_completion");
@@ -141,9 +161,64 @@ internal sealed class GenerationEndpoint(BatchEngine engine, GenerationArgs args
                 w.WriteEndArray();
                 Usage(w, choices);
                 w.WriteEndObject();
-            }, ct);
-        await ctx.Response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
-        await ctx.Response.Body.FlushAsync(ct);
+            });
+        sse.Raw("data: [DONE]\n\n"u8);
+        await sse.FlushAsync(ctx, ct);
+    }
+
+    /// <summary>Events of one choice as the merged reader's items; a channel completed with an error yields that error once.</summary>
+    private sealed class SingleChoiceReader(Choice choice) : ChannelReader<(Choice Choice, GenerationEvent? Event, Exception? Error)>
+    {
+        private Exception? _error;
+        private bool _errorSent;
+
+        public override bool TryRead(out (Choice Choice, GenerationEvent? Event, Exception? Error) item)
+        {
+            if (_error != null && !_errorSent) { _errorSent = true; item = (choice, null, _error); return true; }
+            if (choice.Events.TryRead(out var e)) { item = (choice, e, null); return true; }
+            item = default;
+            return false;
+        }
+
+        public override async ValueTask<bool> WaitToReadAsync(CancellationToken ct = default)
+        {
+            if (_error != null) return !_errorSent;
+            try { return await choice.Events.WaitToReadAsync(ct); }
+            catch (Exception e)
+            {
+                _error = e;
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Server-sent events accumulated in one reused buffer, written and flushed together.</summary>
+    private sealed class SseBuffer
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+        private readonly Utf8JsonWriter _json;
+
+        public SseBuffer() => _json = new Utf8JsonWriter(_buffer, JsonOutput.Options);
+
+        /// <summary>Appends "data: {json}" and the blank line that ends an event.</summary>
+        public void Event(Action<Utf8JsonWriter> write)
+        {
+            _buffer.Write("data: "u8);
+            _json.Reset(_buffer);
+            write(_json);
+            _json.Flush();
+            _buffer.Write("\n\n"u8);
+        }
+
+        public void Raw(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
+
+        public async Task FlushAsync(HttpContext ctx, CancellationToken ct)
+        {
+            if (_buffer.WrittenCount == 0) return;
+            await ctx.Response.Body.WriteAsync(_buffer.WrittenMemory, ct);
+            await ctx.Response.Body.FlushAsync(ct);
+            _buffer.ResetWrittenCount();
+        }
     }
 
     private void Chunk(Utf8JsonWriter w, int index, string text, List<GenerationEvent>? tokens, string? finish, bool role)
@@ -167,16 +242,6 @@ internal sealed class GenerationEndpoint(BatchEngine engine, GenerationArgs args
         w.WriteEndArray();
         if (args.IncludeUsage) w.WriteNull("usage");
         w.WriteEndObject();
-    }
-
-    private static async Task SendAsync(HttpContext ctx, Action<Utf8JsonWriter> write, CancellationToken ct)
-    {
-        var ms = new MemoryStream();
-        ms.Write("data: "u8);
-        using (var w = new Utf8JsonWriter(ms, JsonOutput.Options)) write(w);
-        ms.Write("\n\n"u8);
-        await ctx.Response.Body.WriteAsync(ms.GetBuffer().AsMemory(0, (int)ms.Length), ct);
-        await ctx.Response.Body.FlushAsync(ct);
     }
 
     private void Header(Utf8JsonWriter w, string obj)
