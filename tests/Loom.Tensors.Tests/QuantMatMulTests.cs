@@ -33,7 +33,8 @@ public class QuantMatMulTests
     {
         var rng = new Random(1234 + (int)type);
         (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13),
-            (37, 512, 33), (70, 256, 40)];   // from 32 tokens on: the SGEMM with W decoded while packed
+            (37, 512, 33), (70, 256, 40),   // from 32 tokens on: the SGEMM with W decoded while packed
+            (48, 512, 20), (24, 2560, 35)];   // rows a multiple of 8: Q4_0 interleaved by eight (decode, tiles and SGEMM)
         foreach (var (rows, cols, tokens) in shapes)
         {
             var w = RandomFloats(rng, rows * cols);
@@ -61,6 +62,35 @@ public class QuantMatMulTests
                     Assert.True(Math.Abs(got - s) <= tol, $"{type} ({rows}x{cols}, T={tokens}) y[{t},{r}] = {got}, reference {s} (tolerance {tol:g3})");
                 }
         }
+    }
+
+    /// <summary>The interleaved Q4_0 kernels compute the same integers, scales and f32 order as the row-major ones.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(12)]
+    public void InterleavedQ4_0GivesIdenticalResults(int tokens)
+    {
+        const int rows = 40, cols = 768;
+        var rng = new Random(77 + tokens);
+        var encoded = new byte[GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols) * rows];
+        QuantRows.Quantize(GgmlType.Q4_0, RandomFloats(rng, rows * cols), encoded);
+        var x = RandomFloats(rng, tokens * cols);
+        var packed = new float[tokens * rows];
+        var plain = new float[tokens * rows];
+        QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded).MatMul(x, tokens, packed);
+        QuantMatrix.NoRepack = true;
+        try { QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded).MatMul(x, tokens, plain); }
+        finally { QuantMatrix.NoRepack = false; }
+        Assert.Equal(plain, packed);
+        // Rows read back for embeddings and export are the original bytes, not the interleaved copy.
+        var m = QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded);
+        m.MatMul(x, tokens, packed);
+        var row = new float[cols];
+        var expected = new float[cols];
+        m.DequantizeRow(13, row);
+        QuantRows.Dequantize(GgmlType.Q4_0, encoded.AsSpan((int)(13 * GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols)), (int)GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols)), expected);
+        Assert.Equal(expected, row);
     }
 
     [Fact]

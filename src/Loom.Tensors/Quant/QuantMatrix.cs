@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Loom.Tensors.Quant;
 
@@ -14,6 +15,11 @@ public sealed unsafe class QuantMatrix
 
     private readonly byte* _data;
     private readonly object? _owner;   // keeps the mapping (or array) that holds the bytes alive
+    private Q4_0x8.Buffer? _packed;     // Q4_0 rows interleaved by eight for the AVX2 kernels, made on first use
+    private readonly object _packLock = new();
+
+    /// <summary>Whether Q4_0 matrices are repacked eight rows at a time on first use (LOOM_REPACK=0 turns it off, for comparisons).</summary>
+    internal static bool RepackQ4_0 = Environment.GetEnvironmentVariable("LOOM_REPACK") != "0";
 
     /// <summary>Wraps <paramref name="rows"/> rows of <paramref name="cols"/> elements at <paramref name="data"/>; <paramref name="owner"/> keeps the memory alive.</summary>
     public QuantMatrix(GgmlType type, int rows, int cols, byte* data, object? owner)
@@ -25,6 +31,9 @@ public sealed unsafe class QuantMatrix
         _data = data;
         _owner = owner;
     }
+
+    /// <summary>Tests: on this thread, never use the interleaved Q4_0 copy.</summary>
+    [ThreadStatic] internal static bool NoRepack;
 
     /// <summary>Tests: on this thread, multiply through the decode-to-f32 path that machines without AVX2 take.</summary>
     [ThreadStatic] internal static bool ForceDecodePath;
@@ -50,6 +59,42 @@ public sealed unsafe class QuantMatrix
     /// <summary>Input features (K).</summary>
     public int Cols { get; }
     public long RowBytes { get; }
+
+    /// <summary>
+    /// The interleaved copy of a Q4_0 matrix (rows a multiple of 8, AVX2), made on first use; null for other matrices.
+    /// Like llama.cpp's repacking it costs one pass over the weights once, after which the mapped file's pages are
+    /// no longer touched by matmuls (rows for embeddings and export still read the original).
+    /// </summary>
+    private byte* Packed()
+    {
+        if (Type != GgmlType.Q4_0 || Rows % 8 != 0 || !RepackQ4_0 || NoRepack || ForceDecodePath || !QuantDot.HasFusedKernel(Type)) return null;
+        var packed = Volatile.Read(ref _packed);
+        if (packed == null)
+        {
+            lock (_packLock)
+            {
+                packed = _packed;
+                if (packed == null)
+                {
+                    packed = new Q4_0x8.Buffer(RowBytes * Rows);
+                    var body = new RepackBody { Src = _data, Dst = packed.Data, Nb = Cols / 32, RowBytes = RowBytes };
+                    ComputePool.For(Rows / 8, body);
+                    Volatile.Write(ref _packed, packed);
+                }
+            }
+        }
+        return packed.Data;
+    }
+
+    private struct RepackBody : IRangeBody
+    {
+        public byte* Src, Dst;
+        public int Nb;
+        public long RowBytes;
+
+        public readonly void Run(int start, int end)
+            => Q4_0x8.Repack(Src + start * 8 * RowBytes, (end - start) * 8, Nb, Dst + start * 8 * RowBytes);
+    }
 
     /// <summary>The encoded bytes of one row.</summary>
     public ReadOnlySpan<byte> Row(int r) => new(_data + r * RowBytes, (int)RowBytes);
@@ -92,8 +137,9 @@ public sealed unsafe class QuantMatrix
                 {
                     // Prompt processing: the blocked SGEMM with W's rows decoded while packed (x already rounded as
                     // the integer kernels would round it, so results match llama.cpp to f32 rounding).
+                    byte* packed = Packed();
                     Kernels.Gemm.SgemmEncodedB(Kernels.GemmKernelKind.Auto, ComputePool.Threads, tokens, Rows, Cols, (float*)act, Cols,
-                        new Kernels.EncodedRows(Type, _data, RowBytes), yp, Rows);
+                        new Kernels.EncodedRows(Type, packed != null ? packed : _data, RowBytes, interleaved8: packed != null), yp, Rows);
                     GC.KeepAlive(_owner);
                     return;
                 }
@@ -101,6 +147,7 @@ public sealed unsafe class QuantMatrix
                 {
                     W = _data, WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
                     Act = act, ActRowBytes = actRowBytes, Y = yp, Fused = fused, F16 = QuantDot.F16Table,
+                    Packed = fused ? Packed() : null,
                 };
                 int groups = (Rows + RowGroup - 1) / RowGroup;
                 long work = (long)Rows * Cols * tokens;
@@ -181,6 +228,7 @@ public sealed unsafe class QuantMatrix
         public GgmlType Type;
         public int Rows, Cols, Tokens;
         public float* Y, F16;
+        public byte* Packed;
         public bool Fused;
 
         [ThreadStatic] private static float[]? _rowScratch;
@@ -190,6 +238,11 @@ public sealed unsafe class QuantMatrix
         {
             int r0 = start * RowGroup, r1 = Math.Min(Rows, end * RowGroup);
             if (!Fused) { RunFloat(r0, r1); return; }
+            if (Packed != null)
+            {
+                RunPacked(r0, r1);
+                return;
+            }
             if (Tokens >= 8 && Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0)
             {
                 for (int g = r0; g < r1; g += RowGroup) RunTiled(g, Math.Min(r1, g + RowGroup));
@@ -237,6 +290,35 @@ public sealed unsafe class QuantMatrix
             for (; t < Tokens; t++)
                 for (int r = r0; r < r1; r++)
                     Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
+        }
+
+        [ThreadStatic] private static byte[]? _prepared;
+
+        /// <summary>Interleaved Q4_0 rows [r0, r1) (whole groups of eight) against every token; each token prepared once per range.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void RunPacked(int r0, int r1)
+        {
+            int nb = Cols / 32;
+            int perToken = nb * (32 + sizeof(float));
+            var buf = _prepared;
+            if (buf == null || buf.Length < perToken * Tokens) _prepared = buf = GC.AllocateArray<byte>(perToken * Tokens, pinned: true);
+            fixed (byte* prep = buf)
+            {
+                for (int t = 0; t < Tokens; t++)
+                {
+                    byte* pt = prep + (long)t * perToken;
+                    Q4_0x8.Prepare(Act + t * ActRowBytes, nb, (Vector256<int>*)pt, (float*)(pt + nb * 32), F16);
+                }
+                for (int g = r0; g < r1; g += 8)
+                {
+                    byte* group = Packed + g * WRowBytes;
+                    for (int t = 0; t < Tokens; t++)
+                    {
+                        byte* pt = prep + (long)t * perToken;
+                        Q4_0x8.Dot8(group, nb, Act + t * ActRowBytes, (Vector256<int>*)pt, (float*)(pt + nb * 32), F16, Y + (long)t * Rows + g);
+                    }
+                }
+            }
         }
 
         /// <summary>Q4_K / Q6_K rows [r0, r1) against all tokens, four tokens per pass over a weight row.</summary>
