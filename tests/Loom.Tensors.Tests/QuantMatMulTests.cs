@@ -34,7 +34,8 @@ public class QuantMatMulTests
         var rng = new Random(1234 + (int)type);
         (int rows, int cols, int tokens)[] shapes = [(1, 256, 1), (5, 512, 1), (37, 256, 3), (33, 768, 4), (18, 512, 9), (64, 1024, 1), (40, 256, 13),
             (37, 512, 33), (70, 256, 40),   // from 32 tokens on: the SGEMM with W decoded while packed
-            (48, 512, 20), (24, 2560, 35)];   // rows a multiple of 8: Q4_0 interleaved by eight (decode, tiles and SGEMM)
+            (48, 512, 20), (24, 2560, 35), (9, 256, 7), (11, 768, 16)];
+        if (GgmlTypeLayout.BlockElements(type) == 1) shapes = [.. shapes, (9, 260, 7), (5, 30, 12)];   // float rows: vector tails   // rows a multiple of 8: Q4_0 interleaved by eight (decode, tiles and SGEMM)
         foreach (var (rows, cols, tokens) in shapes)
         {
             var w = RandomFloats(rng, rows * cols);

@@ -344,6 +344,27 @@ public sealed unsafe class QuantMatrix
                     Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
         }
 
+        /// <summary>F32 rows [r0, r1) against 4..16 tokens: 2 x 4 register tiles, dot products for the leftovers.</summary>
+        private readonly void RunF32Tiles(int r0, int r1)
+        {
+            float* x = (float*)Act;
+            int t4 = Tokens & ~3;
+            int r = r0;
+            for (; r + 2 <= r1; r += 2)
+            {
+                float* w0 = (float*)(W + r * WRowBytes);
+                for (int t = 0; t < t4; t += 4)
+                    F32Tile.Dot2x4(w0, w0 + Cols, x + (long)t * Cols, Cols, Cols, Y + (long)t * Rows + r, Rows);
+            }
+            for (; r < r1; r++)
+                for (int t = 0; t < t4; t++) Y[(long)t * Rows + r] = RowDot(r, t);
+            for (r = r0; r < r1; r++)
+                for (int t = t4; t < Tokens; t++) Y[(long)t * Rows + r] = RowDot(r, t);
+        }
+
+        private readonly float RowDot(int r, int t)
+            => TensorPrimitives.Dot(new ReadOnlySpan<float>(W + r * WRowBytes, Cols), new ReadOnlySpan<float>((float*)Act + (long)t * Cols, Cols));
+
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
         private readonly void RunFloat(int r0, int r1)
         {
@@ -351,6 +372,11 @@ public sealed unsafe class QuantMatrix
             // is in L1. Packing W for the SGEMM would cost as much as reading it, for a few FLOPs per weight.
             if (Tokens <= SmallBatchTokens && (Type == GgmlType.F32 || (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)))
             {
+                if (Type == GgmlType.F32 && Tokens >= 4 && F32Tile.Supported)
+                {
+                    RunF32Tiles(r0, r1);
+                    return;
+                }
                 for (int r = r0; r < r1; r++)
                 {
                     byte* wr = W + r * WRowBytes;
