@@ -182,10 +182,25 @@ public sealed class DecoderBatch : IBatchedLm
         var x = _x.AsSpan(0, n * dim);
         for (int i = 0; i < n; i++) w.TokenEmbedding.DequantizeRow(_tok[i], x.Slice(i * dim, dim));
         if (c.ScaleEmbedding) TensorPrimitives.Multiply(x, MathF.Sqrt(dim), x);
+        Dump("embd", -1, x);
         int maxPos = 0;
         for (int i = 0; i < n; i++) maxPos = Math.Max(maxPos, _posOf[i]);
         var rope = _model.RopeTable(maxPos + 1);
         for (int l = 0; l < c.Layers; l++) Layer(l, n, rope);
+    }
+
+    /// <summary>
+    /// Debugging aid: with LOOM_DUMP_DIR set, every forward chunk writes its activations as raw f32 files named like
+    /// llama.cpp's graph tensors (attn_norm-L, Qcur-L, ...; see tools/llamacpp/dump_tensors.c), the last chunk winning.
+    /// Off (one static read) otherwise.
+    /// </summary>
+    private static readonly string? DumpDir = Environment.GetEnvironmentVariable("LOOM_DUMP_DIR");
+
+    private static void Dump(string name, int layer, ReadOnlySpan<float> data)
+    {
+        if (DumpDir == null) return;
+        string file = Path.Combine(DumpDir, (layer >= 0 ? $"{name}-{layer}" : name) + ".f32");
+        File.WriteAllBytes(file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(data).ToArray());
     }
 
     private void Layer(int l, int n, float[] rope)
@@ -201,6 +216,7 @@ public sealed class DecoderBatch : IBatchedLm
 
         // Attention block.
         RmsNormRows(x, lw.AttnNorm, xn, n, dim, c.NormEps);
+        Dump("attn_norm", l, xn);
         if (lw.Qkv != null)
         {
             int fw = qw + kw + vw;
@@ -219,6 +235,9 @@ public sealed class DecoderBatch : IBatchedLm
             lw.K!.MatMul(xn, n, k);   // (N, Hkv * D)
             lw.V!.MatMul(xn, n, v);   // (N, Hkv * Dv)
         }
+        Dump("Qcur", l, q);
+        Dump("Kcur", l, k);
+        Dump("Vcur", l, v);
         if (lw.QBias != null) AddRows(q, lw.QBias, n);
         if (lw.KBias != null) AddRows(k, lw.KBias, n);
         if (lw.VBias != null) AddRows(v, lw.VBias, n);
@@ -230,15 +249,21 @@ public sealed class DecoderBatch : IBatchedLm
             for (int h = 0; h < c.Heads; h++) Rope(q.Slice(i * qw + h * c.HeadDim, c.HeadDim), rope, p);
             for (int h = 0; h < c.KvHeads; h++) Rope(k.Slice(i * kw + h * c.HeadDim, c.HeadDim), rope, p);
         }
+        Dump("Qrope", l, q);
+        Dump("Krope", l, k);
         StoreKv(l, n);
         Attention(l, n);
         var o = _o.AsSpan(0, n * dim);
+        Dump("kqv_out", l, _att.AsSpan(0, n * c.Heads * c.ValueDim));
         lw.AttnOutput.MatMul(_att.AsSpan(0, n * c.Heads * c.ValueDim), n, o);   // (N, C)
+        Dump("attn_out", l, o);
         if (lw.PostAttnNorm != null) RmsNormRows(o, lw.PostAttnNorm, o, n, dim, c.NormEps);
         TensorPrimitives.Add(x, o, x);
+        Dump("ffn_inp", l, x);
 
         // MLP block.
         RmsNormRows(x, lw.FfnNorm, xn, n, dim, c.NormEps);
+        Dump("ffn_norm", l, xn);
         int f = c.FfnDim;
         var gate = _gate.AsSpan(0, n * f);
         var up = _up.AsSpan(0, n * f);
@@ -257,11 +282,16 @@ public sealed class DecoderBatch : IBatchedLm
             lw.Gate!.MatMul(xn, n, gate);   // (N, F)
             lw.Up!.MatMul(xn, n, up);       // (N, F)
         }
+        Dump("ffn_gate", l, gate);
+        Dump("ffn_up", l, up);
         if (c.Activation == FfnActivation.Silu) SwiGlu(gate, up);
         else GeGlu(gate, up);
+        Dump("ffn_act", l, gate);
         lw.Down.MatMul(gate, n, o);   // (N, C)
+        Dump("ffn_out", l, o);
         if (lw.PostFfnNorm != null) RmsNormRows(o, lw.PostFfnNorm, o, n, dim, c.NormEps);
         TensorPrimitives.Add(x, o, x);
+        Dump("l_out", l, x);
     }
 
     private void WriteOutputs(int n, int[] isOut, OutputMode mode, Span<float> output, int outputs)
@@ -273,6 +303,7 @@ public sealed class DecoderBatch : IBatchedLm
         int m = 0;
         for (int i = 0; i < n; i++)
             if (isOut[i] != 0) RmsNorm(_x.AsSpan(i * dim, dim), w.OutputNorm, hidden.Slice(m++ * dim, dim), c.NormEps);
+        Dump("result_norm", -1, hidden);
         if (mode == OutputMode.AllHidden) { hidden.CopyTo(output); return; }
         var logits = output[..(outputs * c.VocabSize)];
         w.Output.MatMul(hidden, outputs, logits);   // (M, V)
@@ -313,6 +344,96 @@ public sealed class DecoderBatch : IBatchedLm
     }
 
     [ThreadStatic] private static float[]? _scratch;
+    private bool _oneTokenChunk;
+
+    /// <summary>
+    /// One query head of one token against an f32 cache, in ggml-cpu's order (non-flash attention): the scores as
+    /// ggml_vec_dot_f32 (a multi-token batch: Q is a strided view) or tinyBLAS's f32 kernel (one token: Q is
+    /// contiguous), softmax with ggml_v_expf and eight-element float partial sums added in double, P·V as tinyBLAS
+    /// (eight lanes over cache cells, hsum_float_8). Cells are cache positions from 0, as in a fresh llama.cpp cache.
+    /// </summary>
+    private void AttendF32(int l, int i, int h)
+    {
+        var c = _c;
+        int d = c.HeadDim, dv = c.ValueDim;
+        int p = _posOf[i], s = l * _slots + _slotOf[i], g = h / (c.Heads / c.KvHeads);
+        int lo = 0;
+        if (c.SlidingWindow > 0 && c.SlidingLayers != null && c.SlidingLayers[l]) lo = Math.Max(0, p - c.SlidingWindow + 1);
+        int cells = (p + 8) & ~7;   // cells [0, cells) in whole groups of eight; outside [lo, p] the weight is 0
+        int need = cells + 8 * dv;
+        if (_scratch == null || _scratch.Length < need) _scratch = new float[Math.Max(need, 1024)];
+        var scores = _scratch.AsSpan(0, cells);
+        var lanes = _scratch.AsSpan(cells, 8 * dv);
+        var q = _q.AsSpan(i * c.QueryWidth + h * d, d);
+        var keys = _k32![s];
+        var values = _v32![s];
+        float scale = c.AttentionScale, cap = c.AttentionSoftCap;
+        long kBase = (long)g * _capacity * d, vBase = (long)g * _capacity * dv;
+        float max = float.NegativeInfinity;
+        for (int j = lo; j <= p; j++)
+        {
+            var key = keys.AsSpan((int)(kBase + (long)j * d), d);
+            float dot = _oneTokenChunk ? DotTinyBlas(key, q) : DotVecF32(key, q);
+            float sc = cap > 0 ? MathF.Tanh(dot * scale * (1f / cap)) * cap : dot * scale;
+            scores[j] = sc;
+            if (sc > max) max = sc;
+        }
+        double sum = 0;
+        Span<float> eight = stackalloc float[8];
+        for (int c8 = 0; c8 < cells; c8 += 8)
+        {
+            for (int t = 0; t < 8; t++)
+            {
+                int j = c8 + t;
+                eight[t] = scores[j] = j >= lo && j <= p ? GgmlMath.Exp(scores[j] - max) : 0f;
+            }
+            sum += GgmlMath.HSum8(eight);
+        }
+        float inv = (float)(1.0 / sum);
+        lanes.Clear();
+        for (int j = lo; j <= p; j++)
+        {
+            float w = scores[j] * inv;
+            var acc = lanes.Slice((j & 7) * dv, dv);
+            var v = values.AsSpan((int)(vBase + (long)j * dv), dv);
+            for (int e = 0; e < dv; e++) acc[e] = MathF.FusedMultiplyAdd(v[e], w, acc[e]);
+        }
+        var y = _att.AsSpan(i * c.Heads * dv + h * dv, dv);
+        for (int e = 0; e < dv; e++)
+        {
+            float t0 = lanes[4 * dv + e] + lanes[e], t1 = lanes[5 * dv + e] + lanes[dv + e];
+            float t2 = lanes[6 * dv + e] + lanes[2 * dv + e], t3 = lanes[7 * dv + e] + lanes[3 * dv + e];
+            y[e] = (t0 + t2) + (t1 + t3);
+        }
+    }
+
+    /// <summary>ggml_vec_dot_f32 on AVX2: four 8-lane FMA accumulators over 32-element steps, GGML_F32_VEC_REDUCE, scalar tail.</summary>
+    private static float DotVecF32(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int n = x.Length, np = n & ~31;
+        Span<float> acc = stackalloc float[32];
+        acc.Clear();
+        for (int i = 0; i < np; i += 32)
+            for (int t = 0; t < 32; t++) acc[t] = MathF.FusedMultiplyAdd(x[i + t], y[i + t], acc[t]);
+        // x[0] += x[2], x[1] += x[3]; x[0] += x[1]; then (lo + hi) and two horizontal adds.
+        Span<float> r = stackalloc float[8];
+        for (int t = 0; t < 8; t++) r[t] = (acc[t] + acc[16 + t]) + (acc[8 + t] + acc[24 + t]);
+        float t0 = r[0] + r[4], t1 = r[1] + r[5], t2 = r[2] + r[6], t3 = r[3] + r[7];
+        float sum = (t0 + t1) + (t2 + t3);
+        for (int i = np; i < n; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
+    /// <summary>tinyBLAS's f32 kernel (AVX2) for one output: one 8-lane FMA accumulator over k, then hsum.</summary>
+    private static float DotTinyBlas(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int n = a.Length;
+        Span<float> acc = stackalloc float[8];
+        acc.Clear();
+        for (int i = 0; i + 8 <= n; i += 8)
+            for (int t = 0; t < 8; t++) acc[t] = MathF.FusedMultiplyAdd(a[i + t], b[i + t], acc[t]);
+        return GgmlMath.HSum8(acc);
+    }
 
     /// <summary>One query head of one token against its slot's cached keys: causal, optionally windowed and soft-capped.</summary>
     private void Attend(int l, int i, int h)
@@ -382,10 +503,11 @@ public sealed class DecoderBatch : IBatchedLm
         {
             int j = i + 1;
             while (j < n && _slotOf[j] == _slotOf[i]) j++;
-            if (j - i >= BlockAttentionMin) ComputePool.For(_c.Heads, new BlockAttentionBody { Batch = this, Layer = l, First = i, End = j }, _c.Heads);
+            if (j - i >= BlockAttentionMin && _k32 == null) ComputePool.For(_c.Heads, new BlockAttentionBody { Batch = this, Layer = l, First = i, End = j }, _c.Heads);
             else for (int t = i; t < j; t++) _single[singles++] = t;
             i = j;
         }
+        _oneTokenChunk = n == 1;
         if (singles > 0) ComputePool.For(singles * _c.Heads, new AttentionBody { Batch = this, Layer = l });
     }
 
@@ -471,7 +593,8 @@ public sealed class DecoderBatch : IBatchedLm
         public readonly void Run(int start, int end)
         {
             int heads = Batch._c.Heads;
-            for (int w = start; w < end; w++) Batch.Attend(Layer, Batch._single[w / heads], w % heads);
+            if (Batch._k32 != null) for (int w = start; w < end; w++) Batch.AttendF32(Layer, Batch._single[w / heads], w % heads);
+            else for (int w = start; w < end; w++) Batch.Attend(Layer, Batch._single[w / heads], w % heads);
         }
     }
 
@@ -486,8 +609,9 @@ public sealed class DecoderBatch : IBatchedLm
             {
                 float cos = cs[2 * i], sin = cs[2 * i + 1];
                 float x0 = x[2 * i], x1 = x[2 * i + 1];
-                x[2 * i] = x0 * cos - x1 * sin;
-                x[2 * i + 1] = x0 * sin + x1 * cos;
+                // As ggml-cpu's compiled rotate_pairs (vectorized for adjacent pairs): one product rounded, one fused.
+                x[2 * i] = MathF.FusedMultiplyAdd(x0, cos, -(x1 * sin));
+                x[2 * i + 1] = MathF.FusedMultiplyAdd(x1, cos, x0 * sin);
             }
         }
         else
@@ -496,8 +620,9 @@ public sealed class DecoderBatch : IBatchedLm
             {
                 float cos = cs[2 * i], sin = cs[2 * i + 1];
                 float x0 = x[i], x1 = x[i + half];
-                x[i] = x0 * cos - x1 * sin;
-                x[i + half] = x0 * sin + x1 * cos;
+                // As ggml-cpu's compiled rotate_pairs (scalar for split halves): one product rounded, one fused.
+                x[i] = MathF.FusedMultiplyAdd(x0, cos, -(x1 * sin));
+                x[i + half] = MathF.FusedMultiplyAdd(x0, sin, x1 * cos);
             }
         }
     }
@@ -526,10 +651,8 @@ public sealed class DecoderBatch : IBatchedLm
     /// <summary>gate = silu(gate) · up.</summary>
     private void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        var sig = _wide.AsSpan(0, gate.Length);   // free by now: the fused outputs were already split
-        TensorPrimitives.Sigmoid(gate, sig);
-        TensorPrimitives.Multiply(gate, sig, gate);
-        TensorPrimitives.Multiply(gate, up, gate);
+        // ggml_vec_swiglu_f32: ggml_v_silu (its own expf) times up, rounded as llama.cpp rounds it.
+        for (int i = 0; i < gate.Length; i++) gate[i] = GgmlMath.Silu(gate[i]) * up[i];
     }
 
     /// <summary>gate = gelu_tanh(gate) · up, through ggml's f16 GELU table (input and output rounded to f16).</summary>

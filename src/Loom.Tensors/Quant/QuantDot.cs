@@ -87,6 +87,20 @@ internal static unsafe class QuantDot
         return Avx2.CompareEqual(bytes, Vector256<byte>.AllBitsSet);
     }
 
+    /// <summary>Sum of the 8 lanes in ggml's order (hsum_float_8): (hi + lo), then lanes 0+2 and 1+3, then those two.
+    /// Vector256.Sum adds in another order, which moves results by an ulp and, through the f16 scale of the next
+    /// layer's activation blocks, can flip a quantization step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum(Vector256<float> x) => HSum(Sse.Add(x.GetUpper(), x.GetLower()));
+
+    /// <summary>Sum of the 4 lanes in ggml's order: (0 + 2) + (1 + 3), as x + movehl(x), then add_ss with movehdup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum(Vector128<float> x)
+    {
+        x = Sse.Add(x, Sse.MoveHighToLow(x, x));
+        return Sse.AddScalar(x, Sse3.MoveHighAndDuplicate(x)).ToScalar();
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q8_0(byte* w, byte* a, int nb, float* tab)
     {
@@ -97,7 +111,7 @@ internal static unsafe class QuantDot
             var s = DotI8(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -111,7 +125,7 @@ internal static unsafe class QuantDot
             var s = DotI8(qx, Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -121,12 +135,12 @@ internal static unsafe class QuantDot
         float summs = 0;
         for (int i = 0; i < nb; i++, w += 20, a += 36)
         {
-            summs += F16(tab, w + 2) * F16(tab, a + 2);
+            summs = MathF.FusedMultiplyAdd(F16(tab, w + 2), F16(tab, a + 2), summs);   // ggml: vfmadd231ss
             var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var s = DotU8(Nibbles32(w + 4), Avx.LoadVector256((sbyte*)(a + 4)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
-        return Vector256.Sum(acc) + summs;
+        return HSum(acc) + summs;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -142,7 +156,7 @@ internal static unsafe class QuantDot
             var s = DotI8(qx, Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -152,13 +166,13 @@ internal static unsafe class QuantDot
         float summs = 0;
         for (int i = 0; i < nb; i++, w += 24, a += 36)
         {
-            summs += F16(tab, w + 2) * F16(tab, a + 2);
+            summs = MathF.FusedMultiplyAdd(F16(tab, w + 2), F16(tab, a + 2), summs);   // ggml: vfmadd231ss
             var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var hi = Avx2.And(BytesFromBits32(w + 4), Vector256.Create((byte)0x10));
             var s = DotU8(Avx2.Or(Nibbles32(w + 8), hi), Avx.LoadVector256((sbyte*)(a + 4)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
         }
-        return Vector256.Sum(acc) + summs;
+        return HSum(acc) + summs;
     }
 
     /// <summary>Q4_K/Q5_K: the eight 6-bit sub-block scales (bytes 0..7) and mins (bytes 8..15) unpacked from the 12 packed bytes.</summary>
@@ -234,7 +248,7 @@ internal static unsafe class QuantDot
             var sumi = Avx2.Add(Q2KHalf(w + 16, q8, Vector256.Create(lo, lo)), Q2KHalf(w + 48, q8 + 128, Vector256.Create(hi, hi)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 
     /// <summary>128 elements of a Q3_K block: 2-bit codes as Q2_K, minus 4 where the hmask bit (bits 4h..4h+3) is clear.</summary>
@@ -287,7 +301,7 @@ internal static unsafe class QuantDot
             var sumi = Avx2.Add(Q3KHalf(w + 32, hbits, 0, q8, Vector256.Create(lo, lo)), Q3KHalf(w + 64, hbits, 4, q8 + 128, Vector256.Create(hi, hi)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 
     /// <summary>Broadcasts 16-bit scale <paramref name="i"/> (0..7) of <paramref name="scales"/> (both halves hold the eight scales) to all lanes.</summary>
@@ -330,7 +344,7 @@ internal static unsafe class QuantDot
                                 Avx2.Add(Q4KChunk(q4 + 64, q8 + 128, scales, 2), Q4KChunk(q4 + 96, q8 + 192, scales, 3)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc) + Vector128.Sum(accM);
+        return HSum(acc) + HSum(accM);
     }
 
     /// <summary>One 64-element chunk of a Q5_K block: Q4_K's nibbles plus the fifth bits 2j and 2j+1 of the qh bytes.</summary>
@@ -354,14 +368,16 @@ internal static unsafe class QuantDot
     private static float Q5_K(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
-        var accM = Vector128<float>.Zero;
+        float summs = 0;
         for (int i = 0; i < nb; i++, w += 176, a += 292)
         {
             float ad = *(float*)a;
             float d = ad * F16(tab, w);
             float dmin = -ad * F16(tab, w + 2);
             var ms = Avx2.ConvertToVector256Int16(ScalesMinsK4(w + 4));
-            accM = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(MinsTimesSums(ms, a + 260)), accM);
+            // ggml's q5_K: the mins term as one integer sum per block and a scalar fused multiply-add (not q4_K's 4 lanes).
+            var mp = MinsTimesSums(ms, a + 260);
+            summs = MathF.FusedMultiplyAdd(dmin, mp.GetElement(0) + mp.GetElement(1) + mp.GetElement(2) + mp.GetElement(3), summs);
             var sc = ms.GetLower().AsByte();
             var scales = Vector256.Create(sc, sc);
             var hbits = Avx.LoadVector256(w + 16);
@@ -371,7 +387,7 @@ internal static unsafe class QuantDot
                                 Avx2.Add(Q5KChunk(ql + 64, hbits, q8 + 128, scales, 2), Q5KChunk(ql + 96, hbits, q8 + 192, scales, 3)));
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc) + Vector128.Sum(accM);
+        return HSum(acc) + summs;
     }
 
     /// <summary>vpshufb masks that spread Q6_K scales 2i and 2i+1 over eight bytes each.</summary>
@@ -435,6 +451,6 @@ internal static unsafe class QuantDot
             sumi = Avx2.Subtract(sumi, q8sclsub);
             acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc);
+        return HSum(acc);
     }
 }

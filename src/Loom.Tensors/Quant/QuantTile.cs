@@ -63,8 +63,8 @@ internal static unsafe class QuantTile
             c6 = Pair(c6, dw, ax, x, a, tab); a += s;
             c7 = Pair(c7, dw, ax, x, a, tab);
         }
-        result[0] = Vector256.Sum(c0); result[1] = Vector256.Sum(c1); result[2] = Vector256.Sum(c2); result[3] = Vector256.Sum(c3);
-        result[4] = Vector256.Sum(c4); result[5] = Vector256.Sum(c5); result[6] = Vector256.Sum(c6); result[7] = Vector256.Sum(c7);
+        result[0] = QuantDot.HSum(c0); result[1] = QuantDot.HSum(c1); result[2] = QuantDot.HSum(c2); result[3] = QuantDot.HSum(c3);
+        result[4] = QuantDot.HSum(c4); result[5] = QuantDot.HSum(c5); result[6] = QuantDot.HSum(c6); result[7] = QuantDot.HSum(c7);
     }
 
     /// <summary>acc + (d_w * d_a) * (codes of w . codes of the Q8_0 activation block at a).</summary>

@@ -36,7 +36,7 @@ internal static unsafe class QuantTileK
             c2 = Fma.MultiplyAdd(Vector256.Create(*(float*)a2 * dw), Avx.ConvertToVector256Single(s2), c2);
             c3 = Fma.MultiplyAdd(Vector256.Create(*(float*)a3 * dw), Avx.ConvertToVector256Single(s3), c3);
         }
-        result[0] = Vector256.Sum(c0); result[1] = Vector256.Sum(c1); result[2] = Vector256.Sum(c2); result[3] = Vector256.Sum(c3);
+        result[0] = QuantDot.HSum(c0); result[1] = QuantDot.HSum(c1); result[2] = QuantDot.HSum(c2); result[3] = QuantDot.HSum(c3);
     }
 
     /// <summary>c - d_a * dmin_w * sum over sub-blocks of min * (activation codes' sum), in the low four lanes.</summary>
@@ -100,7 +100,7 @@ internal static unsafe class QuantTileK
             c2 = Fma.MultiplyAdd(Vector256.Create(*(float*)a2 * dw), Avx.ConvertToVector256Single(s2), c2);
             c3 = Fma.MultiplyAdd(Vector256.Create(*(float*)a3 * dw), Avx.ConvertToVector256Single(s3), c3);
         }
-        result[0] = Vector256.Sum(c0); result[1] = Vector256.Sum(c1); result[2] = Vector256.Sum(c2); result[3] = Vector256.Sum(c3);
+        result[0] = QuantDot.HSum(c0); result[1] = QuantDot.HSum(c1); result[2] = QuantDot.HSum(c2); result[3] = QuantDot.HSum(c3);
     }
 
     /// <summary>Group g (0..3) of 32 unsigned 6-bit codes in one 128-element half: low/high nibbles of ql[0..32) / ql[32..64), two bits of qh each.</summary>
