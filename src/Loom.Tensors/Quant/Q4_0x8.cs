@@ -87,8 +87,8 @@ internal static unsafe class Q4_0x8
             c6 = Row(c6, q + 96, codes, cr, tab[((ushort*)group)[6]] * d);
             c7 = Row(c7, q + 112, codes, cr, tab[((ushort*)group)[7]] * d);
         }
-        y[0] = Vector256.Sum(c0); y[1] = Vector256.Sum(c1); y[2] = Vector256.Sum(c2); y[3] = Vector256.Sum(c3);
-        y[4] = Vector256.Sum(c4); y[5] = Vector256.Sum(c5); y[6] = Vector256.Sum(c6); y[7] = Vector256.Sum(c7);
+        y[0] = QuantDot.HSum(c0); y[1] = QuantDot.HSum(c1); y[2] = QuantDot.HSum(c2); y[3] = QuantDot.HSum(c3);
+        y[4] = QuantDot.HSum(c4); y[5] = QuantDot.HSum(c5); y[6] = QuantDot.HSum(c6); y[7] = QuantDot.HSum(c7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
