@@ -65,32 +65,58 @@ public class QuantMatMulTests
         }
     }
 
-    /// <summary>The interleaved Q4_0 kernels compute the same integers, scales and f32 order as the row-major ones.</summary>
+    /// <summary>
+    /// Q4_0 with rows a multiple of 8 runs on the interleaved copy with llama.cpp's repacked-kernel arithmetic
+    /// (ggml_gemv_q4_0_8x8_q8_0): per row, acc = fma((float)Σ(q − 8)·a, d_w·d_a, acc) block after block. Checked for
+    /// exact equality against that formula written out in scalar code, for decode and for the 8-31 token range.
+    /// </summary>
     [Theory]
     [InlineData(1)]
     [InlineData(5)]
     [InlineData(12)]
-    public void InterleavedQ4_0GivesIdenticalResults(int tokens)
+    public void InterleavedQ4_0MatchesLlamaCppRepackArithmetic(int tokens)
     {
-        const int rows = 40, cols = 768;
+        const int rows = 40, cols = 768, nb = cols / 32;
         var rng = new Random(77 + tokens);
-        var encoded = new byte[GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols) * rows];
+        long rowBytes = GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols);
+        var encoded = new byte[rowBytes * rows];
         QuantRows.Quantize(GgmlType.Q4_0, RandomFloats(rng, rows * cols), encoded);
+        // A few extreme blocks: all codes at 0 or 15 against activations at +-127.
+        for (int i = 2; i < 18; i++) encoded[i] = 0xFF;
+        for (int i = 20; i < 36; i++) encoded[i] = 0x00;
         var x = RandomFloats(rng, tokens * cols);
-        var packed = new float[tokens * rows];
-        var plain = new float[tokens * rows];
-        QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded).MatMul(x, tokens, packed);
-        QuantMatrix.NoRepack = true;
-        try { QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded).MatMul(x, tokens, plain); }
-        finally { QuantMatrix.NoRepack = false; }
-        Assert.Equal(plain, packed);
-        // Rows read back for embeddings and export are the original bytes, not the interleaved copy.
+        var y = new float[tokens * rows];
         var m = QuantMatrix.FromBytes(GgmlType.Q4_0, rows, cols, encoded);
-        m.MatMul(x, tokens, packed);
+        m.MatMul(x, tokens, y);
+
+        var act = new byte[GgmlTypeLayout.RowBytes(GgmlType.Q8_0, cols)];
+        for (int t = 0; t < tokens; t++)
+        {
+            QuantRows.Quantize(GgmlType.Q8_0, x.AsSpan(t * cols, cols), act);
+            for (int r = 0; r < rows; r++)
+            {
+                float acc = 0;
+                for (int b = 0; b < nb; b++)
+                {
+                    var w = encoded.AsSpan((int)(r * rowBytes + b * 18), 18);
+                    var a = act.AsSpan(b * 34, 34);
+                    int isum = 0;
+                    for (int j = 0; j < 16; j++)
+                    {
+                        isum += ((w[2 + j] & 0x0F) - 8) * (sbyte)a[2 + j];
+                        isum += ((w[2 + j] >> 4) - 8) * (sbyte)a[2 + 16 + j];
+                    }
+                    float dw = (float)BitConverter.ToHalf(w[..2]), da = (float)BitConverter.ToHalf(a[..2]);
+                    acc = MathF.FusedMultiplyAdd(isum, dw * da, acc);
+                }
+                Assert.True(acc == y[t * rows + r], $"T={tokens} y[{t},{r}] = {y[t * rows + r]:R}, llama.cpp's repack arithmetic gives {acc:R}");
+            }
+        }
+        // Rows read back for embeddings and export are the original bytes, not the interleaved copy.
         var row = new float[cols];
         var expected = new float[cols];
         m.DequantizeRow(13, row);
-        QuantRows.Dequantize(GgmlType.Q4_0, encoded.AsSpan((int)(13 * GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols)), (int)GgmlTypeLayout.RowBytes(GgmlType.Q4_0, cols)), expected);
+        QuantRows.Dequantize(GgmlType.Q4_0, encoded.AsSpan((int)(13 * rowBytes), (int)rowBytes), expected);
         Assert.Equal(expected, row);
     }
 

@@ -6,10 +6,12 @@ using System.Runtime.Intrinsics.X86;
 namespace Loom.Tensors.Quant;
 
 /// <summary>
-/// Q4_0 weights repacked eight rows at a time, as llama.cpp repacks them for AVX2: for each group of eight rows and
-/// each 32-column block, the eight f16 scales (16 bytes) then the eight rows' 16 nibble bytes (128 bytes). A decode
-/// step then reads one sequential stream per eight rows instead of eight streams 1-2 KiB apart, and each activation
-/// block is loaded once for eight rows.
+/// Q4_0 weights repacked eight rows at a time, as llama.cpp repacks them for AVX2 (its q4_0_8x8 kernels), with the
+/// same arithmetic: per row and block the exact integer Σ (q − 8)·a, then acc = fma(isum, d_w·d_a, acc) block after
+/// block, so results equal llama.cpp's for the same matrix. Layout of one interleaved block (144 bytes, as eight Q4_0
+/// blocks): the eight rows' f16 scales, then four 32-byte vectors V0..V3 where lane r (4 bytes) of V_s is row r's
+/// nibble bytes 4s..4s+3, i.e. its elements 4s..4s+3 (low nibbles) and 16+4s..16+4s+3 (high nibbles). A decode step
+/// reads one sequential stream per eight rows, and each 32-byte load feeds all eight rows.
 /// </summary>
 internal static unsafe class Q4_0x8
 {
@@ -29,7 +31,7 @@ internal static unsafe class Q4_0x8
                 {
                     byte* blk = gs + r * rowBytes + b * 18;
                     *(ushort*)(gd + 2 * r) = *(ushort*)blk;
-                    Unsafe.CopyBlockUnaligned(gd + 16 + 16 * r, blk + 2, 16);
+                    for (int s = 0; s < 4; s++) *(uint*)(gd + 16 + 32 * s + 4 * r) = *(uint*)(blk + 2 + 4 * s);
                 }
         }
     }
@@ -42,60 +44,66 @@ internal static unsafe class Q4_0x8
         for (int b = 0; b < count; b++, group += BlockBytes, dst += 18)
         {
             *(ushort*)dst = *(ushort*)(group + 2 * r);
-            Unsafe.CopyBlockUnaligned(dst + 2, group + 16 + 16 * r, 16);
+            for (int s = 0; s < 4; s++) *(uint*)(dst + 2 + 4 * s) = *(uint*)(group + 16 + 32 * s + 4 * r);
         }
     }
 
     /// <summary>
-    /// Per-token inputs of <see cref="Dot8"/> from a Q8_0 activation row: lane j of block i's correction is 8 times the
-    /// sum of codes 4j..4j+3 (the "- 8" of every weight code), and the blocks' scales as floats.
+    /// Per-token inputs of <see cref="Dot8"/> from a Q8_0 activation row: 8 Σa per block (the "- 8" of every weight
+    /// code, subtracted once per block) and the blocks' scales as floats.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Prepare(byte* a, int nb, Vector256<int>* corr, float* da, float* tab)
+    public static void Prepare(byte* a, int nb, int* corr, float* da, float* tab)
     {
-        var eight = Vector256.Create((byte)8);
-        var ones = Vector256.Create((short)1);
         for (int i = 0; i < nb; i++, a += 34)
         {
-            corr[i] = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(eight, Avx.LoadVector256((sbyte*)(a + 2))), ones);
+            sbyte* q = (sbyte*)(a + 2);
+            int sum = 0;
+            for (int j = 0; j < 32; j++) sum += q[j];
+            corr[i] = 8 * sum;
             da[i] = tab[*(ushort*)a];
         }
     }
 
-    /// <summary>
-    /// y[r] = dot(row r of the group, activation) for the eight rows of one group. Per block and row the integer sum
-    /// is Σ q·a − 8·Σ a (the same integers as ggml's Σ (q − 8)·a), scaled by d_w·d_a and accumulated in the same f32
-    /// order as <see cref="QuantDot"/>'s Q4_0 kernel, so both give identical results.
-    /// </summary>
+    /// <summary>y[r] = dot(row r of the group, activation) for the eight rows of one group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot8(byte* group, int nb, byte* a, Vector256<int>* corr, float* da, float* tab, float* y)
+    public static void Dot8(byte* group, int nb, byte* a, int* corr, float* da, float* y)
     {
-        var c0 = Vector256<float>.Zero; var c1 = Vector256<float>.Zero; var c2 = Vector256<float>.Zero; var c3 = Vector256<float>.Zero;
-        var c4 = Vector256<float>.Zero; var c5 = Vector256<float>.Zero; var c6 = Vector256<float>.Zero; var c7 = Vector256<float>.Zero;
+        var acc = Vector256<float>.Zero;
+        var low = Vector256.Create((byte)0x0F);
+        var ones = Vector256.Create((short)1);
         for (int i = 0; i < nb; i++, group += BlockBytes, a += 34)
         {
-            var codes = Avx.LoadVector256((sbyte*)(a + 2));
-            var cr = corr[i];
-            float d = da[i];
             byte* q = group + 16;
-            c0 = Row(c0, q, codes, cr, tab[((ushort*)group)[0]] * d);
-            c1 = Row(c1, q + 16, codes, cr, tab[((ushort*)group)[1]] * d);
-            c2 = Row(c2, q + 32, codes, cr, tab[((ushort*)group)[2]] * d);
-            c3 = Row(c3, q + 48, codes, cr, tab[((ushort*)group)[3]] * d);
-            c4 = Row(c4, q + 64, codes, cr, tab[((ushort*)group)[4]] * d);
-            c5 = Row(c5, q + 80, codes, cr, tab[((ushort*)group)[5]] * d);
-            c6 = Row(c6, q + 96, codes, cr, tab[((ushort*)group)[6]] * d);
-            c7 = Row(c7, q + 112, codes, cr, tab[((ushort*)group)[7]] * d);
+            sbyte* x = (sbyte*)(a + 2);
+            // Eight maddubs results per int16 lane stay below 8 * 2 * 15 * 127 = 30,480: no saturation.
+            var v = Avx.LoadVector256(q);
+            var s16 = Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)x).AsSByte());
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low), Vector256.Create(*(int*)(x + 16)).AsSByte()));
+            v = Avx.LoadVector256(q + 32);
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)(x + 4)).AsSByte()));
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low), Vector256.Create(*(int*)(x + 20)).AsSByte()));
+            v = Avx.LoadVector256(q + 64);
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)(x + 8)).AsSByte()));
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low), Vector256.Create(*(int*)(x + 24)).AsSByte()));
+            v = Avx.LoadVector256(q + 96);
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)(x + 12)).AsSByte()));
+            s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low), Vector256.Create(*(int*)(x + 28)).AsSByte()));
+            var isum = Avx2.Subtract(Avx2.MultiplyAddAdjacent(s16, ones), Vector256.Create(corr[i]));
+            var scale = Avx.Multiply(HalfToSingle(group), Vector256.Create(da[i]));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), scale, acc);
         }
-        y[0] = QuantDot.HSum(c0); y[1] = QuantDot.HSum(c1); y[2] = QuantDot.HSum(c2); y[3] = QuantDot.HSum(c3);
-        y[4] = QuantDot.HSum(c4); y[5] = QuantDot.HSum(c5); y[6] = QuantDot.HSum(c6); y[7] = QuantDot.HSum(c7);
+        Avx.Store(y, acc);
     }
 
+    /// <summary>Eight f16 values to f32, exactly for normal and subnormal numbers (scales are never inf or NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Row(Vector256<float> acc, byte* q, Vector256<sbyte> codes, Vector256<int> corr, float scale)
+    private static Vector256<float> HalfToSingle(byte* p)
     {
-        var s = Avx2.Subtract(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(QuantDot.Nibbles32(q), codes), Vector256.Create((short)1)), corr);
-        return Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(s), acc);
+        var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
+        var magnitude = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x7FFFu)), 13).AsSingle();
+        var sign = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x8000u)), 16).AsSingle();
+        // Exponent bias 15 -> 127 is a multiplication by 2^112, which also normalises f16 subnormals.
+        return Avx.Or(Avx.Multiply(magnitude, Vector256.Create(BitConverter.UInt32BitsToSingle(0x77800000))), sign);
     }
 
     /// <summary>Native memory holding a repacked matrix, freed when the matrix is collected.</summary>

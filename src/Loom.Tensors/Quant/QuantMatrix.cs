@@ -299,7 +299,7 @@ public sealed unsafe class QuantMatrix
         private readonly void RunPacked(int r0, int r1)
         {
             int nb = Cols / 32;
-            int perToken = nb * (32 + sizeof(float));
+            int perToken = nb * (sizeof(int) + sizeof(float));
             var buf = _prepared;
             if (buf == null || buf.Length < perToken * Tokens) _prepared = buf = GC.AllocateArray<byte>(perToken * Tokens, pinned: true);
             fixed (byte* prep = buf)
@@ -307,7 +307,7 @@ public sealed unsafe class QuantMatrix
                 for (int t = 0; t < Tokens; t++)
                 {
                     byte* pt = prep + (long)t * perToken;
-                    Q4_0x8.Prepare(Act + t * ActRowBytes, nb, (Vector256<int>*)pt, (float*)(pt + nb * 32), F16);
+                    Q4_0x8.Prepare(Act + t * ActRowBytes, nb, (int*)pt, (float*)(pt + nb * sizeof(int)), F16);
                 }
                 for (int g = r0; g < r1; g += 8)
                 {
@@ -315,7 +315,7 @@ public sealed unsafe class QuantMatrix
                     for (int t = 0; t < Tokens; t++)
                     {
                         byte* pt = prep + (long)t * perToken;
-                        Q4_0x8.Dot8(group, nb, Act + t * ActRowBytes, (Vector256<int>*)pt, (float*)(pt + nb * 32), F16, Y + (long)t * Rows + g);
+                        Q4_0x8.Dot8(group, nb, Act + t * ActRowBytes, (int*)pt, (float*)(pt + nb * sizeof(int)), Y + (long)t * Rows + g);
                     }
                 }
             }
