@@ -28,6 +28,10 @@ public class GgmlMathTests
             if (BitConverter.SingleToUInt32Bits(libm) != BitConverter.SingleToUInt32Bits(expected[i])) libmDiffer++;
         }
         Assert.Equal(0, differ);
+        // The vectorised SwiGLU (eight lanes as ggml_v_silu) gives the same bits.
+        var vec = (float[])gate.Clone();
+        GgmlMath.SwiGlu(vec, up);
+        for (int i = 0; i < gate.Length; i++) Assert.Equal(BitConverter.SingleToUInt32Bits(expected[i]), BitConverter.SingleToUInt32Bits(vec[i]));
         Assert.True(libmDiffer > 0, "the recorded values no longer tell ggml_v_expf from libm's expf");
     }
 

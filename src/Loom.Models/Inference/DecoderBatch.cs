@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Loom.Tensors;
 
 namespace Loom.Models.Inference;
@@ -352,7 +355,7 @@ public sealed class DecoderBatch : IBatchedLm
     /// contiguous), softmax with ggml_v_expf and eight-element float partial sums added in double, P·V as tinyBLAS
     /// (eight lanes over cache cells, hsum_float_8). Cells are cache positions from 0, as in a fresh llama.cpp cache.
     /// </summary>
-    private void AttendF32(int l, int i, int h)
+    private unsafe void AttendF32(int l, int i, int h)
     {
         var c = _c;
         int d = c.HeadDim, dv = c.ValueDim;
@@ -362,49 +365,97 @@ public sealed class DecoderBatch : IBatchedLm
         int cells = (p + 8) & ~7;   // cells [0, cells) in whole groups of eight; outside [lo, p] the weight is 0
         int need = cells + 8 * dv;
         if (_scratch == null || _scratch.Length < need) _scratch = new float[Math.Max(need, 1024)];
-        var scores = _scratch.AsSpan(0, cells);
-        var lanes = _scratch.AsSpan(cells, 8 * dv);
-        var q = _q.AsSpan(i * c.QueryWidth + h * d, d);
-        var keys = _k32![s];
-        var values = _v32![s];
         float scale = c.AttentionScale, cap = c.AttentionSoftCap;
         long kBase = (long)g * _capacity * d, vBase = (long)g * _capacity * dv;
-        float max = float.NegativeInfinity;
-        for (int j = lo; j <= p; j++)
+        bool vector = Avx2.IsSupported && Fma.IsSupported && d % 8 == 0 && dv % 8 == 0;
+        fixed (float* scores = _scratch, qAll = _q, keys = _k32![s], values = _v32![s], att = _att)
         {
-            var key = keys.AsSpan((int)(kBase + (long)j * d), d);
-            float dot = _oneTokenChunk ? DotTinyBlas(key, q) : DotVecF32(key, q);
-            float sc = cap > 0 ? MathF.Tanh(dot * scale * (1f / cap)) * cap : dot * scale;
-            scores[j] = sc;
-            if (sc > max) max = sc;
-        }
-        double sum = 0;
-        Span<float> eight = stackalloc float[8];
-        for (int c8 = 0; c8 < cells; c8 += 8)
-        {
-            for (int t = 0; t < 8; t++)
+            float* lanes = scores + cells;
+            float* q = qAll + (long)i * c.QueryWidth + h * d;
+            float max = float.NegativeInfinity;
+            for (int j = lo; j <= p; j++)
             {
-                int j = c8 + t;
-                eight[t] = scores[j] = j >= lo && j <= p ? GgmlMath.Exp(scores[j] - max) : 0f;
+                float* key = keys + kBase + (long)j * d;
+                float dot = !vector ? (_oneTokenChunk ? DotTinyBlas(new(key, d), new(q, d)) : DotVecF32(new(key, d), new(q, d)))
+                    : _oneTokenChunk ? DotTinyBlas(key, q, d) : DotVecF32(key, q, d);
+                float sc = cap > 0 ? MathF.Tanh(dot * scale * (1f / cap)) * cap : dot * scale;
+                scores[j] = sc;
+                if (sc > max) max = sc;
             }
-            sum += GgmlMath.HSum8(eight);
+            // Softmax: ggml_v_expf over groups of eight cells, each group's float sum added in double.
+            double sum = 0;
+            for (int c8 = 0; c8 < cells; c8 += 8)
+            {
+                if (vector)
+                {
+                    var e = GgmlMath.Exp(Avx.Subtract(Avx.LoadVector256(scores + c8), Vector256.Create(max)));
+                    var cell = Avx2.Add(Vector256.Create(c8), Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7));
+                    var inside = Avx2.AndNot(Avx2.CompareGreaterThan(Vector256.Create(lo), cell), Avx2.CompareGreaterThan(Vector256.Create(p + 1), cell));
+                    e = Avx.And(e, inside.AsSingle());
+                    Avx.Store(scores + c8, e);
+                    sum += GgmlMath.HSum8(e);
+                    continue;
+                }
+                for (int t = 0; t < 8; t++)
+                {
+                    int j = c8 + t;
+                    scores[j] = j >= lo && j <= p ? GgmlMath.Exp(scores[j] - max) : 0f;
+                }
+                sum += GgmlMath.HSum8(new ReadOnlySpan<float>(scores + c8, 8));
+            }
+            float inv = (float)(1.0 / sum);
+            // P·V as tinyBLAS: cell j accumulates into lane j % 8, the lanes summed at the end in hsum_float_8 order.
+            new Span<float>(lanes, 8 * dv).Clear();
+            for (int j = lo; j <= p; j++)
+            {
+                float w = scores[j] * inv;
+                float* acc = lanes + (j & 7) * dv;
+                float* v = values + vBase + (long)j * dv;
+                if (vector)
+                {
+                    var wv = Vector256.Create(w);
+                    for (int e = 0; e < dv; e += 8) Avx.Store(acc + e, Fma.MultiplyAdd(Avx.LoadVector256(v + e), wv, Avx.LoadVector256(acc + e)));
+                }
+                else for (int e = 0; e < dv; e++) acc[e] = MathF.FusedMultiplyAdd(v[e], w, acc[e]);
+            }
+            float* y = att + (long)i * c.Heads * dv + h * dv;
+            for (int e = 0; e < dv; e++)
+            {
+                float t0 = lanes[4 * dv + e] + lanes[e], t1 = lanes[5 * dv + e] + lanes[dv + e];
+                float t2 = lanes[6 * dv + e] + lanes[2 * dv + e], t3 = lanes[7 * dv + e] + lanes[3 * dv + e];
+                y[e] = (t0 + t2) + (t1 + t3);
+            }
         }
-        float inv = (float)(1.0 / sum);
-        lanes.Clear();
-        for (int j = lo; j <= p; j++)
+    }
+
+    /// <summary>ggml_vec_dot_f32 on AVX2 (vectorised): four 8-lane FMA accumulators over 32-element steps, GGML_F32_VEC_REDUCE, scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float DotVecF32(float* x, float* y, int n)
+    {
+        int np = n & ~31;
+        var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
+        for (int i = 0; i < np; i += 32)
         {
-            float w = scores[j] * inv;
-            var acc = lanes.Slice((j & 7) * dv, dv);
-            var v = values.AsSpan((int)(vBase + (long)j * dv), dv);
-            for (int e = 0; e < dv; e++) acc[e] = MathF.FusedMultiplyAdd(v[e], w, acc[e]);
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), a3);
         }
-        var y = _att.AsSpan(i * c.Heads * dv + h * dv, dv);
-        for (int e = 0; e < dv; e++)
-        {
-            float t0 = lanes[4 * dv + e] + lanes[e], t1 = lanes[5 * dv + e] + lanes[dv + e];
-            float t2 = lanes[6 * dv + e] + lanes[2 * dv + e], t3 = lanes[7 * dv + e] + lanes[3 * dv + e];
-            y[e] = (t0 + t2) + (t1 + t3);
-        }
+        var r = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var t = Sse.Add(r.GetLower(), r.GetUpper());
+        t = Sse3.HorizontalAdd(t, t);
+        float sum = Sse3.HorizontalAdd(t, t).ToScalar();
+        for (int i = np; i < n; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
+    /// <summary>tinyBLAS's f32 kernel (AVX2, vectorised) for one output: one 8-lane FMA accumulator over k, then hsum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float DotTinyBlas(float* a, float* b, int n)
+    {
+        var acc = Vector256<float>.Zero;
+        for (int i = 0; i + 8 <= n; i += 8) acc = Fma.MultiplyAdd(Avx.LoadVector256(a + i), Avx.LoadVector256(b + i), acc);
+        return GgmlMath.HSum8(acc);
     }
 
     /// <summary>ggml_vec_dot_f32 on AVX2: four 8-lane FMA accumulators over 32-element steps, GGML_F32_VEC_REDUCE, scalar tail.</summary>
@@ -652,7 +703,9 @@ public sealed class DecoderBatch : IBatchedLm
     private void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
         // ggml_vec_swiglu_f32: ggml_v_silu (its own expf) times up, rounded as llama.cpp rounds it.
-        for (int i = 0; i < gate.Length; i++) gate[i] = GgmlMath.Silu(gate[i]) * up[i];
+        // Per row of FfnDim, as ggml runs it: vector lanes through ggml_v_silu, a row's tail through libm's expf.
+        int f = _c.FfnDim;
+        for (int r = 0; r < gate.Length; r += f) GgmlMath.SwiGlu(gate.Slice(r, f), up.Slice(r, f));
     }
 
     /// <summary>gate = gelu_tanh(gate) · up, through ggml's f16 GELU table (input and output rounded to f16).</summary>

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Loom.Models.Inference;
 
@@ -37,8 +39,60 @@ internal static class GgmlMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Silu(float x) => x / (1f + Exp(0f - x));
 
+    /// <summary>hsum_float_8 of a vector: (hi + lo), then lanes 0+2 and 1+3, then those two; the same sums as <see cref="HSum8(ReadOnlySpan{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum8(Vector256<float> v)
+    {
+        var t = Sse.Add(v.GetUpper(), v.GetLower());
+        t = Sse.Add(t, Sse.MoveHighToLow(t, t));
+        return Sse.AddScalar(t, Sse3.MoveHighAndDuplicate(t)).ToScalar();
+    }
+
     /// <summary>hsum_float_8 of lanes a0..a7: ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float HSum8(ReadOnlySpan<float> a)
         => ((a[4] + a[0]) + (a[6] + a[2])) + ((a[5] + a[1]) + (a[7] + a[3]));
+
+    /// <summary>ggml_v_expf (vec.h, AVX2 + FMA), eight lanes at once: the same operations as <see cref="Exp"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var r = Vector256.Create(12582912f);
+        var z = Fma.MultiplyAdd(x, Vector256.Create(1.44269502f), r);
+        var n = Avx.Subtract(z, r);
+        var b = Fma.MultiplyAddNegated(n, Vector256.Create(1.42860677e-06f), Fma.MultiplyAddNegated(n, Vector256.Create(0.693145752f), x));
+        var e = Avx2.ShiftLeftLogical(z.AsUInt32(), 23);
+        var k = Avx2.Add(e, Vector256.Create(1f).AsUInt32()).AsSingle();
+        var absN = Avx.AndNot(Vector256.Create(-0f), n);
+        var c = Avx.Compare(absN, Vector256.Create(126f), FloatComparisonMode.OrderedGreaterThanNonSignaling);
+        var u = Avx.Multiply(b, b);
+        var j = Fma.MultiplyAdd(
+            Fma.MultiplyAdd(Fma.MultiplyAdd(Vector256.Create(0.00824739039f), b, Vector256.Create(0.0418997668f)), u,
+                Fma.MultiplyAdd(Vector256.Create(0.166683957f), b, Vector256.Create(0.499991268f))),
+            u, Avx.Multiply(Vector256.Create(0.999999404f), b));
+        if (Avx.MoveMask(c) == 0) return Fma.MultiplyAdd(j, k, k);
+        var g = Avx2.And(Avx.Compare(n, Vector256<float>.Zero, FloatComparisonMode.OrderedLessThanOrEqualNonSignaling).AsUInt32(), Vector256.Create(0x82000000u));
+        var s1 = Avx2.Add(g, Vector256.Create(0x7f000000u)).AsSingle();
+        var s2 = Avx2.Subtract(e, g).AsSingle();
+        var d = Avx.Compare(absN, Vector256.Create(192f), FloatComparisonMode.OrderedGreaterThanNonSignaling);
+        return Avx.Or(Avx.And(d, Avx.Multiply(s1, s1)),
+            Avx.AndNot(d, Avx.Or(Avx.And(c, Avx.Multiply(Fma.MultiplyAdd(s2, j, s2), s1)), Avx.AndNot(c, Fma.MultiplyAdd(k, j, k)))));
+    }
+
+    /// <summary>ggml_vec_swiglu_f32: gate[i] = silu(gate[i]) * up[i], eight lanes at a time as ggml_v_silu, the tail as ggml_silu_f32 (libm expf).</summary>
+    public static unsafe void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        int n = gate.Length, i = 0;
+        fixed (float* x = gate, g = up)
+        {
+            if (Fma.IsSupported && Avx2.IsSupported)
+                for (; i + 8 <= n; i += 8)
+                {
+                    var v = Avx.LoadVector256(x + i);
+                    var silu = Avx.Divide(v, Avx.Add(Vector256.Create(1f), Exp(Avx.Subtract(Vector256<float>.Zero, v))));
+                    Avx.Store(x + i, Avx.Multiply(silu, Avx.LoadVector256(g + i)));
+                }
+            for (; i < n; i++) x[i] = x[i] / (1f + MathF.Exp(-x[i])) * g[i];
+        }
+    }
 }
