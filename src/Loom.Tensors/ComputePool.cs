@@ -63,8 +63,8 @@ public static class ComputePool
     private static Exception? _error;
     [ThreadStatic] private static bool _inJob;
 
-    /// <summary>Spin iterations a worker waits for the next job before parking.</summary>
-    public static int SpinIterations { get; set; } = 20000;
+    /// <summary>Spin iterations a worker waits for the next job before parking (LOOM_SPIN overrides; the server lowers it).</summary>
+    public static int SpinIterations { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("LOOM_SPIN"), out int spin) && spin >= 0 ? spin : 20000;
 
     static ComputePool()
     {
