@@ -38,6 +38,11 @@ public sealed class BenchDecodeCommand : Command<BenchDecodeCommand.Settings>
         [DefaultValue(3)]
         public int Reps { get; set; } = 3;
 
+        [CommandOption("--rounds <N>")]
+        [Description("Alternate Loom and llama.cpp this many times and report the medians over rounds (default: 1).")]
+        [DefaultValue(1)]
+        public int Rounds { get; set; } = 1;
+
         [CommandOption("--no-llamacpp")]
         [Description("Skip llama.cpp even when tools/llamacpp (or LOOM_LLAMACPP_DIR) has it installed.")]
         public bool NoLlamaCpp { get; set; }
@@ -58,6 +63,7 @@ public sealed class BenchDecodeCommand : Command<BenchDecodeCommand.Settings>
             if (PromptTokens < 1) return ValidationResult.Error("--pp must be at least 1");
             if (GenTokens < 1) return ValidationResult.Error("--tg must be at least 1");
             if (Reps < 1) return ValidationResult.Error("--reps must be at least 1");
+            if (Rounds < 1) return ValidationResult.Error("--rounds must be at least 1");
             return ValidationResult.Success();
         }
     }
@@ -69,21 +75,39 @@ public sealed class BenchDecodeCommand : Command<BenchDecodeCommand.Settings>
         ComputePool.SetThreads(s.Threads);
         int contextLength = Math.Max(s.PromptTokens, DecodeBenchmark.ShortPrompt + s.GenTokens);
 
-        err.MarkupLineInterpolated($"[grey]Loom: {path}, {s.Threads} thread(s), pp {s.PromptTokens}, tg {s.GenTokens}, median of {s.Reps}[/]");
-        DecodeSpeed loom;
+        err.MarkupLineInterpolated($"[grey]Loom: {path}, {s.Threads} thread(s), pp {s.PromptTokens}, tg {s.GenTokens}, median of {s.Reps}, {s.Rounds} round(s)[/]");
+        string peerNote = "not installed (run tools/llamacpp/install.sh, or set LOOM_LLAMACPP_DIR)";
+        LlamaCpp? llama = null;
+        if (s.NoLlamaCpp) peerNote = "skipped (--no-llamacpp)";
+        else if (LlamaCpp.Instance is { } found)
+        {
+            llama = found;
+            err.MarkupLineInterpolated($"[grey]llama.cpp: {llama.Bins}[/]");
+        }
+        // Rounds alternate Loom and llama.cpp, so a slow drift of this shared machine's speed hits both alike.
+        var loomRounds = new List<DecodeSpeed>();
+        var peerRounds = new List<DecodeSpeed>();
         using (var model = InferenceModel.Load(path, new InferenceOptions { CacheType = KvCacheType.F16 }))
         using (var lm = model.CreateBatch(1, contextLength))
-            loom = DecodeBenchmark.RunLoom(lm, s.PromptTokens, s.GenTokens, s.Reps);
-
-        DecodeSpeed? peer = null;
-        string peerNote = "not installed (run tools/llamacpp/install.sh, or set LOOM_LLAMACPP_DIR)";
-        if (s.NoLlamaCpp) peerNote = "skipped (--no-llamacpp)";
-        else if (LlamaCpp.Instance is { } llama)
         {
-            err.MarkupLineInterpolated($"[grey]llama.cpp: {llama.Bins}[/]");
-            var (pp, tg) = llama.BenchDecode(path, s.Threads, s.PromptTokens, s.GenTokens, s.Reps);
-            peer = new DecodeSpeed(pp, tg);
+            for (int round = 0; round < s.Rounds; round++)
+            {
+                loomRounds.Add(DecodeBenchmark.RunLoom(lm, s.PromptTokens, s.GenTokens, s.Reps));
+                if (llama != null)
+                {
+                    var (pp, tg) = llama.BenchDecode(path, s.Threads, s.PromptTokens, s.GenTokens, s.Reps);
+                    peerRounds.Add(new DecodeSpeed(pp, tg));
+                }
+                if (s.Rounds > 1)
+                {
+                    string peerText = llama != null ? $", llama.cpp pp {peerRounds[^1].PromptTokensPerS:F1} tg {peerRounds[^1].GenTokensPerS:F1}" : "";
+                    err.MarkupLineInterpolated($"[grey]round {round + 1}: Loom pp {loomRounds[^1].PromptTokensPerS:F1} tg {loomRounds[^1].GenTokensPerS:F1}{peerText}[/]");
+                }
+            }
         }
+        var loom = new DecodeSpeed(LlamaCpp.Median([.. loomRounds.Select(r => r.PromptTokensPerS)]), LlamaCpp.Median([.. loomRounds.Select(r => r.GenTokensPerS)]));
+        DecodeSpeed? peer = peerRounds.Count == 0 ? null
+            : new DecodeSpeed(LlamaCpp.Median([.. peerRounds.Select(r => r.PromptTokensPerS)]), LlamaCpp.Median([.. peerRounds.Select(r => r.GenTokensPerS)]));
         double? triad = s.Bandwidth ? DecodeBenchmark.TriadGBps(s.Threads) : null;
 
         if (s.Json)
@@ -104,7 +128,7 @@ public sealed class BenchDecodeCommand : Command<BenchDecodeCommand.Settings>
             return 0;
         }
 
-        var table = new Table().Title($"{Path.GetFileName(path)}, {s.Threads} thread(s), median of {s.Reps} (tokens/s)")
+        var table = new Table().Title($"{Path.GetFileName(path)}, {s.Threads} thread(s), median of {s.Reps}" + (s.Rounds > 1 ? $" x {s.Rounds} alternating rounds" : "") + " (tokens/s)")
             .AddColumns("test", "Loom", "llama.cpp", "Loom / llama.cpp");
         table.AddRow($"pp{s.PromptTokens}", loom.PromptTokensPerS.ToString("F1"), peer?.PromptTokensPerS.ToString("F1") ?? "-",
             peer is { } p1 ? (loom.PromptTokensPerS / p1.PromptTokensPerS).ToString("F2") : "-");
