@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Loom.Models.Generation;
 using Loom.Models.Inference;
-using Loom.Tensors;
 using Loom.Text.Sampling;
 
 namespace Loom.Serving.Engine;
@@ -56,9 +55,6 @@ public sealed class BatchEngine : IDisposable
         for (int i = 0; i < options.Slots; i++) _slotTokens[i] = new List<int>();
         _slotUsed = new long[options.Slots];
         _slotOwner = new Sequence?[options.Slots];
-        // The compute workers share the cores with Kestrel's and the clients' threads: spin only briefly after a step
-        // (measured on 2 cores: 20,000 spins left 8 streaming clients at 2,600 tokens/s, 2,000 gave 3,100-4,600).
-        if (Environment.GetEnvironmentVariable("LOOM_SPIN") == null) ComputePool.SpinIterations = Math.Min(ComputePool.SpinIterations, 2000);
         _loop = new Thread(Run) { IsBackground = true, Name = $"loom-batch-{model.Name}" };
         _loop.Start();
     }

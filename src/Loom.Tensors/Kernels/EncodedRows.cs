@@ -35,9 +35,6 @@ internal readonly unsafe struct EncodedRows(GgmlType type, byte* data, long rowB
         byte* src = Data + row * RowBytes + (long)(p0 / BlockElements) * _blockBytes;
         switch (Type)
         {
-            case GgmlType.F32:
-                Buffer.MemoryCopy(src, dst, count * sizeof(float), count * sizeof(float));
-                break;
             case GgmlType.F16:
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(src, count), new Span<float>(dst, count));
                 break;
