@@ -153,7 +153,7 @@ public static class GgufDecoder
             throw new ModelFileException(f.Path, $"tensor '{name}' has GGUF dims [{string.Join(", ", t.Dims)}], expected [{cols}, {rows}]");
         var type = QuantType(f, t);
         used.Add(name);
-        fixed (byte* p = f.Bytes(t)) return new QuantMatrix(type, rows, cols, p, f);   // the mapping outlives the fixed block
+        fixed (byte* p = f.Bytes(t)) return new QuantMatrix(type, rows, cols, p, f, fileMapped: true);   // the mapping outlives the fixed block
     }
 
     private static GgmlType QuantType(GgufFile f, GgufTensorInfo t)

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Loom.Tensors;
+using Loom.Tensors.Quant;
 
 namespace Loom.Models.Inference;
 
@@ -234,9 +235,8 @@ public sealed class DecoderBatch : IBatchedLm
         }
         else
         {
-            lw.Q!.MatMul(xn, n, q);   // (N, H * D)
-            lw.K!.MatMul(xn, n, k);   // (N, Hkv * D)
-            lw.V!.MatMul(xn, n, v);   // (N, Hkv * Dv)
+            // q (N, H * D), k (N, Hkv * D), v (N, Hkv * Dv): one pool job for the three.
+            QuantMatrix.MatMul(xn, n, lw.Q!, q, lw.K!, k, lw.V!, v);
         }
         Dump("Qcur", l, q);
         Dump("Kcur", l, k);
@@ -282,8 +282,7 @@ public sealed class DecoderBatch : IBatchedLm
         }
         else
         {
-            lw.Gate!.MatMul(xn, n, gate);   // (N, F)
-            lw.Up!.MatMul(xn, n, up);       // (N, F)
+            QuantMatrix.MatMul(xn, n, lw.Gate!, gate, lw.Up!, up);   // gate, up (N, F)
         }
         Dump("ffn_gate", l, gate);
         Dump("ffn_up", l, up);

@@ -106,12 +106,12 @@ internal static unsafe class Q4_0x8
         return Avx.Or(Avx.Multiply(magnitude, Vector256.Create(BitConverter.UInt32BitsToSingle(0x77800000))), sign);
     }
 
-    /// <summary>Native memory holding a repacked matrix, freed when the matrix is collected.</summary>
+    /// <summary>Native memory holding a repacked matrix (in huge pages from 2 MiB on), freed when the matrix is collected.</summary>
     internal sealed class Buffer
     {
         public readonly byte* Data;
 
-        public Buffer(long bytes) => Data = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        public Buffer(long bytes) => Data = bytes >= LargePages.PageBytes ? LargePages.Allocate(bytes) : (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
 
         ~Buffer() { NativeMemory.AlignedFree(Data); }
     }

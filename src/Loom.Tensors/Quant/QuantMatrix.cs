@@ -16,14 +16,19 @@ public sealed unsafe class QuantMatrix
     private readonly byte* _data;
     private readonly object? _owner;   // keeps the mapping (or array) that holds the bytes alive
     private Q4_0x8.Buffer? _packed;     // Q4_0 rows interleaved by eight for the AVX2 kernels, made on first use
+    private ResidentCopy? _resident;   // the rows copied into huge pages on first use (other types)
+    private readonly bool _fileMapped;   // _data is a read-only file mapping whose pages may be released after a copy
     private readonly object _packLock = new();
 
     /// <summary>Whether Q4_0 matrices are repacked eight rows at a time on first use (LOOM_REPACK=0 turns it off, for comparisons).</summary>
     internal static bool RepackQ4_0 = Environment.GetEnvironmentVariable("LOOM_REPACK") != "0";
 
-    /// <summary>Wraps <paramref name="rows"/> rows of <paramref name="cols"/> elements at <paramref name="data"/>; <paramref name="owner"/> keeps the memory alive.</summary>
-    public QuantMatrix(GgmlType type, int rows, int cols, byte* data, object? owner)
+    /// <summary>Wraps <paramref name="rows"/> rows of <paramref name="cols"/> elements at <paramref name="data"/>; <paramref name="owner"/> keeps the memory alive.
+    /// <paramref name="fileMapped"/> says the bytes are a read-only file mapping, whose pages may be unmapped once the
+    /// matmuls read a copy (they are read back from the file if rows are needed again).</summary>
+    public QuantMatrix(GgmlType type, int rows, int cols, byte* data, object? owner, bool fileMapped = false)
     {
+        _fileMapped = fileMapped;
         Type = type;
         Rows = rows;
         Cols = cols;
@@ -79,11 +84,67 @@ public sealed unsafe class QuantMatrix
                     packed = new Q4_0x8.Buffer(RowBytes * Rows);
                     var body = new RepackBody { Src = _data, Dst = packed.Data, Nb = Cols / 32, RowBytes = RowBytes };
                     ComputePool.For(Rows / 8, body);
+                    if (_fileMapped) LargePages.ReleaseMappedPages(_data, RowBytes * Rows);
                     Volatile.Write(ref _packed, packed);
                 }
             }
         }
         return packed.Data;
+    }
+
+    /// <summary>Matrices from this size on are copied into huge pages (<see cref="LargePages"/>) on first use.</summary>
+    internal const long ResidentMinBytes = LargePages.PageBytes;
+
+    /// <summary>Tests: on this thread, read the original bytes even where a huge-page copy would be made.</summary>
+    [ThreadStatic] internal static bool NoResidentCopy;
+
+    /// <summary>
+    /// The bytes the row kernels and the SGEMM read: a copy in huge pages, made on first use, for matrices of at least
+    /// <see cref="ResidentMinBytes"/> where the machine has transparent huge pages; otherwise the original bytes.
+    /// The copy reads the weights once, as the first matmul would; a mapped file's pages are then released.
+    /// </summary>
+    private byte* Weights()
+    {
+        long bytes = RowBytes * Rows;
+        if (!LargePages.Available || bytes < ResidentMinBytes || NoResidentCopy) return _data;
+        var copy = Volatile.Read(ref _resident);
+        if (copy == null)
+        {
+            lock (_packLock)
+            {
+                copy = _resident;
+                if (copy == null)
+                {
+                    copy = new ResidentCopy(LargePages.Allocate(bytes));
+                    ComputePool.For((int)((bytes + CopyChunk - 1) / CopyChunk), new CopyBody { Src = _data, Dst = copy.Data, Bytes = bytes });
+                    if (_fileMapped) LargePages.ReleaseMappedPages(_data, bytes);
+                    Volatile.Write(ref _resident, copy);
+                }
+            }
+        }
+        return copy.Data;
+    }
+
+    private const long CopyChunk = 1L << 20;
+
+    private struct CopyBody : IRangeBody
+    {
+        public byte* Src, Dst;
+        public long Bytes;
+
+        public readonly void Run(int start, int end)
+        {
+            long from = start * CopyChunk, to = Math.Min(Bytes, end * CopyChunk);
+            Buffer.MemoryCopy(Src + from, Dst + from, to - from, to - from);
+        }
+    }
+
+    /// <summary>Owns a <see cref="LargePages"/> allocation for the matrix's lifetime.</summary>
+    private sealed class ResidentCopy(byte* data)
+    {
+        public readonly byte* Data = data;
+
+        ~ResidentCopy() { LargePages.Free(Data); }
     }
 
     private struct RepackBody : IRangeBody
@@ -109,56 +170,152 @@ public sealed unsafe class QuantMatrix
     /// </summary>
     public void MatMul(ReadOnlySpan<float> x, int tokens, Span<float> y)
     {
+        CheckShapes(x, tokens, y);
+        if (tokens == 0) return;
+        if (UsesGemm(tokens))
+        {
+            MatMulGemm(x, tokens, y);
+            return;
+        }
+        MatMulRows(x, tokens, this, y, null, default, null, default);
+    }
+
+    /// <summary>
+    /// y_i (T, Rows_i) = x (T, Cols) · W_iᵀ for two or three matrices that read the same x (Q, K and V; gate and up).
+    /// Where each would take the row kernels (decode and small batches) and they share a type and width, x is
+    /// quantized once and one pool job covers all their rows, so a decode step waits at one barrier instead of three.
+    /// Results are those of separate <see cref="MatMul"/> calls, bit for bit.
+    /// </summary>
+    public static void MatMul(ReadOnlySpan<float> x, int tokens, QuantMatrix w0, Span<float> y0, QuantMatrix w1, Span<float> y1,
+        QuantMatrix? w2 = null, Span<float> y2 = default)
+    {
+        bool shared = w1.Type == w0.Type && w1.Cols == w0.Cols && (w2 == null || (w2.Type == w0.Type && w2.Cols == w0.Cols));
+        if (!shared || tokens <= 0 || w0.UsesGemm(tokens))
+        {
+            w0.MatMul(x, tokens, y0);
+            w1.MatMul(x, tokens, y1);
+            w2?.MatMul(x, tokens, y2);
+            return;
+        }
+        w0.CheckShapes(x, tokens, y0);
+        w1.CheckShapes(x, tokens, y1);
+        w2?.CheckShapes(x, tokens, y2);
+        MatMulRows(x, tokens, w0, y0, w1, y1, w2, y2);
+    }
+
+    private void CheckShapes(ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
         if (tokens < 0) throw new ArgumentOutOfRangeException(nameof(tokens));
         if (x.Length < (long)tokens * Cols) throw new ArgumentException($"x has {x.Length} elements, fewer than ({tokens}, {Cols})");
         if (y.Length < (long)tokens * Rows) throw new ArgumentException($"y has {y.Length} elements, fewer than ({tokens}, {Rows})");
-        if (tokens == 0) return;
-        if (Type == GgmlType.F32 && tokens > SmallBatchTokens)
+    }
+
+    /// <summary>Whether x is quantized for an integer dot kernel (else rounded to its activation type and kept in f32).</summary>
+    private bool Fused(int tokens) => !ForceDecodePath && QuantDot.HasFusedKernel(Type) && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type));
+
+    /// <summary>Whether <paramref name="tokens"/> rows go through the blocked SGEMM rather than the row kernels.</summary>
+    private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
+
+    /// <summary>Prompt processing: the blocked SGEMM, with W's rows decoded while packed for quantized and f16/bf16 weights.</summary>
+    private void MatMulGemm(ReadOnlySpan<float> x, int tokens, Span<float> y)
+    {
+        fixed (float* xp = x)
+        fixed (float* yp = y)
         {
-            // Plain f32 weights: the blocked SGEMM, y (T, N) = x (T, K) . W^T with W (N, K) row-major.
-            fixed (float* xp = x)
-            fixed (float* yp = y)
-                Kernels.Gemm.Sgemm(false, true, tokens, Rows, Cols, 1f, xp, Cols, (float*)_data, Cols, 0f, yp, Rows);
-            GC.KeepAlive(_owner);
-            return;
+            if (Type == GgmlType.F32)
+            {
+                // y (T, N) = x (T, K) . W^T with W (N, K) row-major.
+                Kernels.Gemm.Sgemm(false, true, tokens, Rows, Cols, 1f, xp, Cols, (float*)Weights(), Cols, 0f, yp, Rows);
+                GC.KeepAlive(_owner);
+                return;
+            }
+            // x rounded first as the integer kernels would round it, so results match llama.cpp to f32 rounding.
+            long actRowBytes = (long)Cols * sizeof(float);
+            byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
+            try
+            {
+                var prep = new PrepareBody { X = xp, Act = act, ActRowBytes = actRowBytes, Cols = Cols, Type = FloatActivationRounding(Type), Fused = false };
+                ComputePool.For(tokens, prep, tokens >= 8 ? ComputePool.Threads : 1);
+                byte* packed = Packed();
+                Kernels.Gemm.SgemmEncodedB(Kernels.GemmKernelKind.Auto, ComputePool.Threads, tokens, Rows, Cols, (float*)act, Cols,
+                    new Kernels.EncodedRows(Type, packed != null ? packed : Weights(), RowBytes, interleaved8: packed != null), yp, Rows);
+            }
+            finally { BufferPool.Return(act, cap); }
         }
-        bool fused = !ForceDecodePath && QuantDot.HasFusedKernel(Type) && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type));
-        GgmlType actType = fused ? ActivationQuant.DotType(Type) : FloatActivationRounding(Type);
-        long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, Cols) : (long)Cols * sizeof(float);
+        GC.KeepAlive(_owner);
+    }
+
+    /// <summary>Rows of W per pool chunk for the row kernels: chunks are taken dynamically, as ggml's mul_mat takes its
+    /// 64-row chunks, so a thread slowed by the rest of the machine does not hold up the whole step.</summary>
+    private const int ChunkRows = 64;
+
+    /// <summary>The row-kernel path for one to three matrices of one type and width (w1, w2 may be null).</summary>
+    private static void MatMulRows(ReadOnlySpan<float> x, int tokens, QuantMatrix w0, Span<float> y0,
+        QuantMatrix? w1, Span<float> y1, QuantMatrix? w2, Span<float> y2)
+    {
+        int cols = w0.Cols;
+        bool fused = w0.Fused(tokens);
+        GgmlType actType = fused ? ActivationQuant.DotType(w0.Type) : FloatActivationRounding(w0.Type);
+        long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, cols) : (long)cols * sizeof(float);
         byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
         try
         {
             fixed (float* xp = x)
-            fixed (float* yp = y)
+            fixed (float* p0 = y0)
+            fixed (float* p1 = y1)
+            fixed (float* p2 = y2)
             {
-                var prep = new PrepareBody { X = xp, Act = act, ActRowBytes = actRowBytes, Cols = Cols, Type = actType, Fused = fused };
+                var prep = new PrepareBody { X = xp, Act = act, ActRowBytes = actRowBytes, Cols = cols, Type = actType, Fused = fused };
                 ComputePool.For(tokens, prep, tokens >= 8 ? ComputePool.Threads : 1);
-                if (!fused && tokens > SmallBatchTokens && Type != GgmlType.F32 && !ForceDecodePath)
+                var body = new RowsBody
                 {
-                    // Prompt processing: the blocked SGEMM with W's rows decoded while packed (x already rounded as
-                    // the integer kernels would round it, so results match llama.cpp to f32 rounding).
-                    byte* packed = Packed();
-                    Kernels.Gemm.SgemmEncodedB(Kernels.GemmKernelKind.Auto, ComputePool.Threads, tokens, Rows, Cols, (float*)act, Cols,
-                        new Kernels.EncodedRows(Type, packed != null ? packed : _data, RowBytes, interleaved8: packed != null), yp, Rows);
-                    GC.KeepAlive(_owner);
-                    return;
-                }
-                var body = new MatMulBody
-                {
-                    W = _data, WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
-                    Act = act, ActRowBytes = actRowBytes, Y = yp, Fused = fused, F16 = QuantDot.F16Table,
-                    Packed = fused ? Packed() : null,
+                    A = w0.Body(tokens, act, actRowBytes, fused, p0),
+                    B = w1?.Body(tokens, act, actRowBytes, fused, p1) ?? default,
+                    C = w2?.Body(tokens, act, actRowBytes, fused, p2) ?? default,
                 };
-                int groups = (Rows + RowGroup - 1) / RowGroup;
-                long work = (long)Rows * Cols * tokens;
-                ComputePool.For(groups, body, work < (1L << 16) ? 1 : 0);
+                body.GroupsA = Groups(w0.Rows);
+                body.GroupsAB = body.GroupsA + (w1 == null ? 0 : Groups(w1.Rows));
+                int groups = body.GroupsAB + (w2 == null ? 0 : Groups(w2.Rows));
+                long rows = (long)groups * RowGroup;
+                long work = rows * cols * tokens;
+                int chunks = work < (1L << 16) ? 1 : (int)Math.Max(ComputePool.Threads, rows / ChunkRows);
+                ComputePool.For(groups, body, chunks);
             }
         }
         finally
         {
             BufferPool.Return(act, cap);
         }
-        GC.KeepAlive(_owner);
+        GC.KeepAlive(w0._owner);
+        GC.KeepAlive(w1?._owner);
+        GC.KeepAlive(w2?._owner);
+    }
+
+    private static int Groups(int rows) => (rows + RowGroup - 1) / RowGroup;
+
+    private MatMulBody Body(int tokens, byte* act, long actRowBytes, bool fused, float* y)
+    {
+        byte* packed = fused ? Packed() : null;
+        return new()
+        {
+            W = packed != null ? _data : Weights(), WRowBytes = RowBytes, Type = Type, Rows = Rows, Cols = Cols, Tokens = tokens,
+            Act = act, ActRowBytes = actRowBytes, Y = y, Fused = fused, F16 = QuantDot.F16Table, Packed = packed,
+        };
+    }
+
+    /// <summary>Row groups [0, GroupsA) of A, then B's, then C's, as one range for the pool.</summary>
+    private struct RowsBody : IRangeBody
+    {
+        public MatMulBody A, B, C;
+        public int GroupsA, GroupsAB;
+
+        public readonly void Run(int start, int end)
+        {
+            int aEnd = Math.Min(end, GroupsA), bStart = Math.Max(start, GroupsA), bEnd = Math.Min(end, GroupsAB), cStart = Math.Max(start, GroupsAB);
+            if (start < aEnd) A.Run(start, aEnd);
+            if (bStart < bEnd) B.Run(bStart - GroupsA, bEnd - GroupsA);
+            if (cStart < end) C.Run(cStart - GroupsAB, end - GroupsAB);
+        }
     }
 
     /// <summary>From this many tokens on, quantized weights are decoded to f32 blocks for the SGEMM (activations rounded through the integer kernels' type first).</summary>
