@@ -28,6 +28,22 @@ public class CliTests
         foreach (var verb in new[] { "generate", "eval", "train", "data", "tokenizer", "env" }) Assert.Contains(verb, output);
     }
 
+    /// <summary>Every command's help renders: a description with unescaped [ ] is read as console markup and fails.</summary>
+    [Theory]
+    [InlineData("generate")] [InlineData("eval")] [InlineData("train", "lm")] [InlineData("data", "tokenize")] [InlineData("env")]
+    [InlineData("serve")] [InlineData("run")] [InlineData("chat")] [InlineData("logits")] [InlineData("perplexity")]
+    [InlineData("convert")] [InlineData("make-test-model")] [InlineData("quantize")] [InlineData("info")]
+    [InlineData("tokenizer", "train")] [InlineData("tokenizer", "encode")] [InlineData("tokenizer", "bench")] [InlineData("tokenizer", "gguf")]
+    [InlineData("bench", "gemm")] [InlineData("bench", "quant")] [InlineData("bench", "serve")] [InlineData("bench", "train")] [InlineData("bench", "decode")]
+    public void HelpOfEveryCommandRenders(params string[] command)
+    {
+        var (code, output) = Run([.. command, "--help"]);
+        Assert.True(code == 0, $"'{string.Join(' ', command)} --help' exited {code}: {output}");
+        Assert.Contains("USAGE", output);
+        Assert.DoesNotContain("Error:", output);
+        Assert.DoesNotContain("Could not find color or style", output);
+    }
+
     [Fact]
     public void BadFlagsAndMissingFilesAreOneLineErrorsWithoutStackTraces()
     {

@@ -43,7 +43,7 @@ public sealed class BenchQuantCommand : Command<BenchQuantCommand.Settings>
         public bool Quick { get; set; }
 
         [CommandOption("--json")]
-        [Description("Print only {\"results\":[...]} on stdout.")]
+        [Description("Print only {\"results\":[[...]]} on stdout.")]
         public bool Json { get; set; }
 
         internal static int[] PositiveList(string s, string what) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

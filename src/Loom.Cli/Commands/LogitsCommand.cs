@@ -13,7 +13,7 @@ public sealed class LogitsCommand : Command<LogitsCommand.Settings>
         [CommandOption("-p|--prompt <TEXT>")] [Description("The prompt (BOS added when the model says add_bos; special tokens parsed).")]
         public string? Prompt { get; init; }
 
-        [CommandOption("--json")] [Description("Print {\"tokens\":[...],\"logits\":[...]} (the only output format).")]
+        [CommandOption("--json")] [Description("Print {\"tokens\":[[...]],\"logits\":[[...]]} (the only output format).")]
         public bool Json { get; init; }
 
         [CommandOption("--all-positions")] [Description("\"logits\" holds one row per position instead of the last position's row.")]
