@@ -258,6 +258,8 @@ public sealed unsafe class QuantMatrix
         GgmlType actType = fused ? ActivationQuant.DotType(w0.Type) : FloatActivationRounding(w0.Type);
         long actRowBytes = fused ? GgmlTypeLayout.RowBytes(actType, cols) : (long)cols * sizeof(float);
         byte* act = BufferPool.Rent(actRowBytes * tokens, out long cap);
+        byte* sums = null;
+        long sumsCap = 0;
         try
         {
             fixed (float* xp = x)
@@ -273,6 +275,19 @@ public sealed unsafe class QuantMatrix
                     B = w1?.Body(tokens, act, actRowBytes, fused, p1) ?? default,
                     C = w2?.Body(tokens, act, actRowBytes, fused, p2) ?? default,
                 };
+                if (body.A.Packed != null || body.B.Packed != null || body.C.Packed != null)
+                {
+                    // Interleaved Q4_0: each token's block sums and scales, once for every chunk of every matrix.
+                    int nb = cols / 32;
+                    int perToken = nb * (sizeof(int) + sizeof(float));
+                    sums = BufferPool.Rent((long)perToken * tokens, out sumsCap);
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        byte* pt = sums + (long)t * perToken;
+                        Q4_0x8.Prepare(act + t * actRowBytes, nb, (int*)pt, (float*)(pt + nb * sizeof(int)), QuantDot.F16Table);
+                    }
+                    body.A.Prepared = body.B.Prepared = body.C.Prepared = sums;
+                }
                 body.GroupsA = Groups(w0.Rows);
                 body.GroupsAB = body.GroupsA + (w1 == null ? 0 : Groups(w1.Rows));
                 int groups = body.GroupsAB + (w2 == null ? 0 : Groups(w2.Rows));
@@ -285,6 +300,7 @@ public sealed unsafe class QuantMatrix
         finally
         {
             BufferPool.Return(act, cap);
+            if (sums != null) BufferPool.Return(sums, sumsCap);
         }
         GC.KeepAlive(w0._owner);
         GC.KeepAlive(w1?._owner);
@@ -386,6 +402,7 @@ public sealed unsafe class QuantMatrix
         public int Rows, Cols, Tokens;
         public float* Y, F16;
         public byte* Packed;
+        public byte* Prepared;   // with Packed: per token, nb int corrections then nb float scales (Q4_0x8.Prepare)
         public bool Fused;
 
         [ThreadStatic] private static float[]? _rowScratch;
@@ -449,31 +466,19 @@ public sealed unsafe class QuantMatrix
                     Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
         }
 
-        [ThreadStatic] private static byte[]? _prepared;
-
-        /// <summary>Interleaved Q4_0 rows [r0, r1) (whole groups of eight) against every token; each token prepared once per range.</summary>
+        /// <summary>Interleaved Q4_0 rows [r0, r1) (whole groups of eight) against every token, with each token's <see cref="Prepared"/> inputs.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void RunPacked(int r0, int r1)
         {
             int nb = Cols / 32;
             int perToken = nb * (sizeof(int) + sizeof(float));
-            var buf = _prepared;
-            if (buf == null || buf.Length < perToken * Tokens) _prepared = buf = GC.AllocateArray<byte>(perToken * Tokens, pinned: true);
-            fixed (byte* prep = buf)
+            for (int g = r0; g < r1; g += 8)
             {
+                byte* group = Packed + g * WRowBytes;
                 for (int t = 0; t < Tokens; t++)
                 {
-                    byte* pt = prep + (long)t * perToken;
-                    Q4_0x8.Prepare(Act + t * ActRowBytes, nb, (int*)pt, (float*)(pt + nb * sizeof(int)), F16);
-                }
-                for (int g = r0; g < r1; g += 8)
-                {
-                    byte* group = Packed + g * WRowBytes;
-                    for (int t = 0; t < Tokens; t++)
-                    {
-                        byte* pt = prep + (long)t * perToken;
-                        Q4_0x8.Dot8(group, nb, Act + t * ActRowBytes, (int*)pt, (float*)(pt + nb * sizeof(int)), Y + (long)t * Rows + g);
-                    }
+                    byte* pt = Prepared + (long)t * perToken;
+                    Q4_0x8.Dot8(group, nb, Act + t * ActRowBytes, (int*)pt, (float*)(pt + nb * sizeof(int)), Y + (long)t * Rows + g);
                 }
             }
         }
