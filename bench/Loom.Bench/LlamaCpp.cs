@@ -18,12 +18,14 @@ public sealed unsafe class LlamaCpp
     public const string BinsUnderRepo = "tools/llamacpp/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64";
 
     private const string LlamaLib = "libllama.v0.5.0.so", GgmlLib = "libggml.v0.5.0.so";
+    private const int LoadModeMmapMlock = 3;   // LLAMA_LOAD_MODE_MMAP_MLOCK
 
     /// <summary>llama_model_params (80 bytes).</summary>
     [StructLayout(LayoutKind.Explicit, Size = 80)]
     private struct ModelParams
     {
         [FieldOffset(16)] public int NGpuLayers;
+        [FieldOffset(24)] public int LoadMode;   // enum llama_load_mode
         [FieldOffset(72)] public byte VocabOnly;
     }
 
@@ -154,6 +156,10 @@ public sealed unsafe class LlamaCpp
         const int shortPrompt = 4;
         var mp = _modelDefaultParams();
         mp.NGpuLayers = 0;
+        // mmap + mlock (llama.cpp's --mlock): this VM's DAMON pageout scheme drops file pages idle for a minute,
+        // which llama.cpp's mapped weights are while Loom's round runs; without the lock its first timed runs
+        // re-read the weights from disk (seen: 2-6 generated tokens/s instead of 19-28).
+        mp.LoadMode = LoadModeMmapMlock;
         nint pathUtf8 = Marshal.StringToCoTaskMemUTF8(modelPath);
         nint model;
         try { model = _modelLoad((byte*)pathUtf8, mp); }

@@ -82,7 +82,7 @@ public sealed class BenchDecodeCommand : Command<BenchDecodeCommand.Settings>
         else if (LlamaCpp.Instance is { } found)
         {
             llama = found;
-            err.MarkupLineInterpolated($"[grey]llama.cpp: {llama.Bins}[/]");
+            err.MarkupLineInterpolated($"[grey]llama.cpp: {llama.Bins} (weights mmap + mlock)[/]");
         }
         // Rounds alternate Loom and llama.cpp, so a slow drift of this shared machine's speed hits both alike.
         var loomRounds = new List<DecodeSpeed>();
