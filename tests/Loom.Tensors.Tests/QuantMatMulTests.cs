@@ -120,6 +120,65 @@ public class QuantMatMulTests
         Assert.Equal(expected, row);
     }
 
+    /// <summary>
+    /// f16/bf16 weights follow llama.cpp's routing and orders exactly: from two tokens with rows % 4 == 0, tinyBLAS
+    /// (one 8-lane FMA accumulator per output, hsum_float_8); otherwise ggml_vec_dot_f16/bf16 (four accumulators over
+    /// 32-element steps, their own reductions, a double tail). Checked for equality against both written out in scalar code.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.BF16, 40, 256, 1)]
+    [InlineData(GgmlType.BF16, 40, 264, 7)]
+    [InlineData(GgmlType.BF16, 41, 256, 6)]
+    [InlineData(GgmlType.BF16, 36, 520, 40)]
+    [InlineData(GgmlType.F16, 40, 256, 1)]
+    [InlineData(GgmlType.F16, 40, 264, 7)]
+    [InlineData(GgmlType.F16, 42, 264, 5)]
+    [InlineData(GgmlType.F16, 36, 520, 40)]
+    public void HalfWeightsMatchLlamaCppOrders(GgmlType type, int rows, int cols, int tokens)
+    {
+        var rng = new Random(rows * 31 + cols + tokens);
+        var encoded = new byte[GgmlTypeLayout.RowBytes(type, cols) * rows];
+        QuantRows.Quantize(type, RandomFloats(rng, rows * cols), encoded);
+        var w = new float[rows * cols];
+        QuantRows.Dequantize(type, encoded, w);
+        var x = RandomFloats(rng, tokens * cols);
+        var xr = RoundLikeActivation(type, x, tokens, cols);
+        var y = new float[tokens * rows];
+        QuantMatrix.FromBytes(type, rows, cols, encoded).MatMul(x, tokens, y);
+        bool tinyBlas = tokens >= 2 && rows % 4 == 0 && cols % 8 == 0;
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                var wr = w.AsSpan(r * cols, cols);
+                var xt = xr.AsSpan(t * cols, cols);
+                float expected = tinyBlas ? TinyBlasDot(wr, xt) : VecDot(wr, xt, type == GgmlType.BF16);
+                Assert.True(expected == y[t * rows + r], $"{type} {rows}x{cols} T={tokens} y[{t},{r}] = {y[t * rows + r]:R}, llama.cpp's order gives {expected:R}");
+            }
+    }
+
+    private static float TinyBlasDot(ReadOnlySpan<float> w, ReadOnlySpan<float> x)
+    {
+        var a = new float[8];
+        for (int i = 0; i < w.Length; i += 8)
+            for (int l = 0; l < 8; l++) a[l] = MathF.FusedMultiplyAdd(w[i + l], x[i + l], a[l]);
+        return ((a[4] + a[0]) + (a[6] + a[2])) + ((a[5] + a[1]) + (a[7] + a[3]));
+    }
+
+    private static float VecDot(ReadOnlySpan<float> w, ReadOnlySpan<float> x, bool bf16)
+    {
+        var a = new float[32];
+        int np = w.Length & ~31;
+        for (int i = 0; i < np; i += 32)
+            for (int l = 0; l < 32; l++) a[l] = MathF.FusedMultiplyAdd(w[i + l], x[i + l], a[l]);
+        var c = new float[8];
+        for (int l = 0; l < 8; l++) c[l] = (a[l] + a[16 + l]) + (a[8 + l] + a[24 + l]);
+        double s = bf16
+            ? ((c[4] + c[0]) + (c[6] + c[2])) + ((c[5] + c[1]) + (c[7] + c[3]))
+            : ((c[0] + c[4]) + (c[1] + c[5])) + ((c[2] + c[6]) + (c[3] + c[7]));
+        for (int i = np; i < w.Length; i++) s += w[i] * x[i];
+        return (float)s;
+    }
+
     [Fact]
     public void MatMulRejectsShortBuffers()
     {

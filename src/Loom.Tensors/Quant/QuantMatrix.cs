@@ -214,7 +214,11 @@ public sealed unsafe class QuantMatrix
     private bool Fused(int tokens) => !ForceDecodePath && QuantDot.HasFusedKernel(Type) && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type));
 
     /// <summary>Whether <paramref name="tokens"/> rows go through the blocked SGEMM rather than the row kernels.</summary>
-    private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
+    private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && !HalfKernels && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
+
+    /// <summary>f16/bf16 weights keep to the row path at every batch size where AVX2 runs: it reproduces llama.cpp's
+    /// orders (tinyBLAS from two tokens, ggml_vec_dot otherwise), which bf16-rounded activations would amplify.</summary>
+    private bool HalfKernels => FloatDot.Supported && !ForceDecodePath && Type is GgmlType.F16 or GgmlType.BF16;
 
     /// <summary>Prompt processing: the blocked SGEMM, with W's rows decoded while packed for quantized and f16/bf16 weights.</summary>
     private void MatMulGemm(ReadOnlySpan<float> x, int tokens, Span<float> y)
@@ -527,12 +531,35 @@ public sealed unsafe class QuantMatrix
         private readonly float RowDot(int r, int t)
             => TensorPrimitives.Dot(new ReadOnlySpan<float>(W + r * WRowBytes, Cols), new ReadOnlySpan<float>((float*)Act + (long)t * Cols, Cols));
 
+        /// <summary>f16/bf16 rows [r0, r1) against every token, in the order ggml-cpu picks for this shape and batch.</summary>
+        private readonly void RunHalf(int r0, int r1)
+        {
+            float* x = (float*)Act;
+            ushort* w = (ushort*)W;
+            nint stride = (nint)(WRowBytes / 2);
+            bool bf16 = Type == GgmlType.BF16;
+            if (HalfTile.Applies(Rows, Cols, Tokens))
+            {
+                if (bf16) HalfTile.MatMul<HalfTile.Bf16>(w, stride, r0, r1, x, Tokens, Cols, Y, Rows);
+                else HalfTile.MatMul<HalfTile.F16>(w, stride, r0, r1, x, Tokens, Cols, Y, Rows);
+                return;
+            }
+            for (int r = r0; r < r1; r++)
+                for (int t = 0; t < Tokens; t++)
+                    Y[(long)t * Rows + r] = bf16 ? FloatDot.Bf16(w + r * stride, x + (long)t * Cols, Cols) : FloatDot.F16(w + r * stride, x + (long)t * Cols, Cols);
+        }
+
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
         private readonly void RunFloat(int r0, int r1)
         {
+            if (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)
+            {
+                RunHalf(r0, r1);
+                return;
+            }
             // A few tokens (decode steps of a small batch): one pass over W, each row dotted with every token while it
             // is in L1. Packing W for the SGEMM would cost as much as reading it, for a few FLOPs per weight.
-            if (Tokens <= SmallBatchTokens && (Type == GgmlType.F32 || (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)))
+            if (Tokens <= SmallBatchTokens && Type == GgmlType.F32)
             {
                 if (Type == GgmlType.F32 && Tokens >= 4 && F32Tile.Supported)
                 {
@@ -545,12 +572,7 @@ public sealed unsafe class QuantMatrix
                     for (int t = 0; t < Tokens; t++)
                     {
                         float* x = (float*)Act + (long)t * Cols;
-                        Y[(long)t * Rows + r] = Type switch
-                        {
-                            GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
-                            GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
-                            _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
-                        };
+                        Y[(long)t * Rows + r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols));
                     }
                 }
                 return;
