@@ -93,6 +93,7 @@ public static class GgufDecoder
         var c = config;
 
         var embed = Matrix(file, "token_embd.weight", c.VocabSize, c.Dim, used);
+        embed.KeepRowLayout = true;   // as llama.cpp, which leaves get_rows tensors (and so a tied output) unrepacked
         var lw = new DecoderLayerWeights[layers];
         for (int i = 0; i < layers; i++)
         {

@@ -350,9 +350,11 @@ public sealed class DecoderBatch : IBatchedLm
 
     /// <summary>
     /// One query head of one token against an f32 cache, in ggml-cpu's order (non-flash attention): the scores as
-    /// ggml_vec_dot_f32 (a multi-token batch: Q is a strided view) or tinyBLAS's f32 kernel (one token: Q is
-    /// contiguous), softmax with ggml_v_expf and eight-element float partial sums added in double, P·V as tinyBLAS
-    /// (eight lanes over cache cells, hsum_float_8). Cells are cache positions from 0, as in a fresh llama.cpp cache.
+    /// ggml_vec_dot_f32 (llamafile_sgemm declines a strided Q and any single column), softmax with ggml_v_expf and
+    /// eight-element float partial sums added in double, P·V as tinyBLAS (eight lanes over cache cells, hsum_float_8)
+    /// in a multi-token batch, or for a lone token as ggml_vec_dot_f32 over the whole padded cache view (llama.cpp's
+    /// n_kv is a multiple of 256 cells: 32 lanes over cells, no scalar tail). Cells are cache positions from 0, as in
+    /// a fresh llama.cpp cache; cells past the token weigh 0 and add nothing.
     /// </summary>
     private unsafe void AttendF32(int l, int i, int h)
     {
@@ -362,7 +364,8 @@ public sealed class DecoderBatch : IBatchedLm
         int lo = 0;
         if (c.SlidingWindow > 0 && c.SlidingLayers != null && c.SlidingLayers[l]) lo = Math.Max(0, p - c.SlidingWindow + 1);
         int cells = (p + 8) & ~7;   // cells [0, cells) in whole groups of eight; outside [lo, p] the weight is 0
-        int need = cells + 8 * dv;
+        int lanesPerCell = _oneTokenChunk ? 32 : 8;
+        int need = cells + lanesPerCell * dv;
         if (_scratch == null || _scratch.Length < need) _scratch = new float[Math.Max(need, 1024)];
         float scale = c.AttentionScale, cap = c.AttentionSoftCap;
         long kBase = (long)g * _capacity * d, vBase = (long)g * _capacity * dv;
@@ -375,8 +378,7 @@ public sealed class DecoderBatch : IBatchedLm
             for (int j = lo; j <= p; j++)
             {
                 float* key = keys + kBase + (long)j * d;
-                float dot = !vector ? (_oneTokenChunk ? DotTinyBlas(new(key, d), new(q, d)) : DotVecF32(new(key, d), new(q, d)))
-                    : _oneTokenChunk ? DotTinyBlas(key, q, d) : DotVecF32(key, q, d);
+                float dot = vector ? DotVecF32(key, q, d) : DotVecF32(new(key, d), new(q, d));
                 float sc = cap > 0 ? MathF.Tanh(dot * scale * (1f / cap)) * cap : dot * scale;
                 scores[j] = sc;
                 if (sc > max) max = sc;
@@ -403,12 +405,12 @@ public sealed class DecoderBatch : IBatchedLm
                 sum += GgmlMath.HSum8(new ReadOnlySpan<float>(scores + c8, 8));
             }
             float inv = (float)(1.0 / sum);
-            // P·V as tinyBLAS: cell j accumulates into lane j % 8, the lanes summed at the end in hsum_float_8 order.
-            new Span<float>(lanes, 8 * dv).Clear();
+            // P·V: cell j accumulates into lane j % 8 (tinyBLAS) or j % 32 (ggml_vec_dot_f32's four 8-lane accumulators).
+            new Span<float>(lanes, lanesPerCell * dv).Clear();
             for (int j = lo; j <= p; j++)
             {
                 float w = scores[j] * inv;
-                float* acc = lanes + (j & 7) * dv;
+                float* acc = lanes + (j & (lanesPerCell - 1)) * dv;
                 float* v = values + vBase + (long)j * dv;
                 if (vector)
                 {
@@ -418,6 +420,11 @@ public sealed class DecoderBatch : IBatchedLm
                 else for (int e = 0; e < dv; e++) acc[e] = MathF.FusedMultiplyAdd(v[e], w, acc[e]);
             }
             float* y = att + (long)i * c.Heads * dv + h * dv;
+            if (_oneTokenChunk)
+            {
+                ReduceVecDotLanes(lanes, dv, y);
+                return;
+            }
             for (int e = 0; e < dv; e++)
             {
                 float t0 = lanes[4 * dv + e] + lanes[e], t1 = lanes[5 * dv + e] + lanes[dv + e];
@@ -448,13 +455,20 @@ public sealed class DecoderBatch : IBatchedLm
         return sum;
     }
 
-    /// <summary>tinyBLAS's f32 kernel (AVX2, vectorised) for one output: one 8-lane FMA accumulator over k, then hsum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float DotTinyBlas(float* a, float* b, int n)
+    /// <summary>
+    /// GGML_F32_VEC_REDUCE of ggml_vec_dot_f32 for each of <paramref name="n"/> outputs whose 32 lanes lie at
+    /// lanes[t * n + e]: accumulators 0+2 and 1+3 summed, then those two, then four lanes and two horizontal adds.
+    /// </summary>
+    private static unsafe void ReduceVecDotLanes(float* lanes, int n, float* y)
     {
-        var acc = Vector256<float>.Zero;
-        for (int i = 0; i + 8 <= n; i += 8) acc = Fma.MultiplyAdd(Avx.LoadVector256(a + i), Avx.LoadVector256(b + i), acc);
-        return GgmlMath.HSum8(acc);
+        float* r = stackalloc float[8];
+        for (int e = 0; e < n; e++)
+        {
+            for (int t = 0; t < 8; t++)
+                r[t] = (lanes[t * n + e] + lanes[(16 + t) * n + e]) + (lanes[(8 + t) * n + e] + lanes[(24 + t) * n + e]);
+            float t0 = r[0] + r[4], t1 = r[1] + r[5], t2 = r[2] + r[6], t3 = r[3] + r[7];
+            y[e] = (t0 + t1) + (t2 + t3);
+        }
     }
 
     /// <summary>ggml_vec_dot_f32 on AVX2: four 8-lane FMA accumulators over 32-element steps, GGML_F32_VEC_REDUCE, scalar tail.</summary>
@@ -472,17 +486,6 @@ public sealed class DecoderBatch : IBatchedLm
         float sum = (t0 + t1) + (t2 + t3);
         for (int i = np; i < n; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
         return sum;
-    }
-
-    /// <summary>tinyBLAS's f32 kernel (AVX2) for one output: one 8-lane FMA accumulator over k, then hsum.</summary>
-    private static float DotTinyBlas(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        int n = a.Length;
-        Span<float> acc = stackalloc float[8];
-        acc.Clear();
-        for (int i = 0; i + 8 <= n; i += 8)
-            for (int t = 0; t < 8; t++) acc[t] = MathF.FusedMultiplyAdd(a[i + t], b[i + t], acc[t]);
-        return GgmlMath.HSum8(acc);
     }
 
     /// <summary>One query head of one token against its slot's cached keys: causal, optionally windowed and soft-capped.</summary>
@@ -659,9 +662,9 @@ public sealed class DecoderBatch : IBatchedLm
             {
                 float cos = cs[2 * i], sin = cs[2 * i + 1];
                 float x0 = x[2 * i], x1 = x[2 * i + 1];
-                // As ggml-cpu's compiled rotate_pairs (vectorized for adjacent pairs): one product rounded, one fused.
+                // As ggml-cpu's compiled rotate_pairs (haswell build, adjacent pairs): x1*sin and x1*cos rounded, x0's products fused.
                 x[2 * i] = MathF.FusedMultiplyAdd(x0, cos, -(x1 * sin));
-                x[2 * i + 1] = MathF.FusedMultiplyAdd(x1, cos, x0 * sin);
+                x[2 * i + 1] = MathF.FusedMultiplyAdd(x0, sin, x1 * cos);
             }
         }
         else

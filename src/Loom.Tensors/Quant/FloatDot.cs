@@ -5,26 +5,17 @@ using System.Runtime.Intrinsics.X86;
 namespace Loom.Tensors.Quant;
 
 /// <summary>
-/// Convert-and-FMA dot products of an f16 or bf16 weight row with an f32 activation row, for decode (one token),
-/// where converting the row first would cost a second pass. f16 is widened with integer ops (.NET has no F16C):
-/// exact for zero, subnormal and normal values, which is all a weight file holds.
+/// Convert-and-FMA dot products of an f16 or bf16 weight row with an f32 activation row (rounded through the weight
+/// type), in the order of ggml_vec_dot_bf16 / ggml_vec_dot_f16 as built for AVX2 + FMA (libggml-cpu-haswell), which
+/// ggml uses for one token and for weights tinyBLAS declines: four 8-lane FMA accumulators over 32-element steps,
+/// reduced to a float, then the scalar tail added in double.
 /// </summary>
 internal static unsafe class FloatDot
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Bf16x8(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> F16x8(ushort* p)
-    {
-        var h = Avx2.ConvertToVector256Int32(p);
-        var mag = Avx.Multiply(Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x7fff)), 13).AsSingle(), Vector256.Create(5.192296858534828e33f)); // 2^112
-        return Avx2.Or(mag.AsInt32(), Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x8000)), 16)).AsSingle();
-    }
-
     /// <summary>Whether the vector kernels run on this machine (else callers convert the row and use a plain dot).</summary>
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>ggml_vec_dot_bf16: accumulators reduced as (c1 + c3) + (c2 + c4), then hi + lo, lanes 0+2 and 1+3, those two.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Bf16(ushort* w, float* x, int k)
     {
@@ -32,17 +23,20 @@ internal static unsafe class FloatDot
         int i = 0;
         for (; i + 32 <= k; i += 32)
         {
-            a0 = Fma.MultiplyAdd(Bf16x8(w + i), Avx.LoadVector256(x + i), a0);
-            a1 = Fma.MultiplyAdd(Bf16x8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
-            a2 = Fma.MultiplyAdd(Bf16x8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
-            a3 = Fma.MultiplyAdd(Bf16x8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
+            a0 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i), Avx.LoadVector256(x + i), a0);
+            a1 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
         }
-        for (; i + 8 <= k; i += 8) a0 = Fma.MultiplyAdd(Bf16x8(w + i), Avx.LoadVector256(x + i), a0);
-        float s = Vector256.Sum(Avx.Add(Avx.Add(a0, a1), Avx.Add(a2, a3)));
+        var c = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var g = Sse.Add(c.GetUpper(), c.GetLower());
+        g = Sse.Add(g, Sse.MoveHighToLow(g, g));
+        double s = Sse.AddScalar(g, Sse3.MoveHighAndDuplicate(g)).ToScalar();
         for (; i < k; i++) s += BitConverter.UInt32BitsToSingle((uint)w[i] << 16) * x[i];
-        return s;
+        return (float)s;
     }
 
+    /// <summary>ggml_vec_dot_f16: GGML_F32x8_REDUCE (x0 + x2, x1 + x3, then those two; lo + hi and two horizontal adds).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(ushort* w, float* x, int k)
     {
@@ -50,14 +44,16 @@ internal static unsafe class FloatDot
         int i = 0;
         for (; i + 32 <= k; i += 32)
         {
-            a0 = Fma.MultiplyAdd(F16x8(w + i), Avx.LoadVector256(x + i), a0);
-            a1 = Fma.MultiplyAdd(F16x8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
-            a2 = Fma.MultiplyAdd(F16x8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
-            a3 = Fma.MultiplyAdd(F16x8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
+            a0 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i), Avx.LoadVector256(x + i), a0);
+            a1 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
         }
-        for (; i + 8 <= k; i += 8) a0 = Fma.MultiplyAdd(F16x8(w + i), Avx.LoadVector256(x + i), a0);
-        float s = Vector256.Sum(Avx.Add(Avx.Add(a0, a1), Avx.Add(a2, a3)));
+        var r = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var t = Sse.Add(r.GetLower(), r.GetUpper());
+        t = Sse3.HorizontalAdd(t, t);
+        double s = Sse3.HorizontalAdd(t, t).ToScalar();
         for (; i < k; i++) s += (float)BitConverter.UInt16BitsToHalf(w[i]) * x[i];
-        return s;
+        return (float)s;
     }
 }

@@ -15,12 +15,12 @@ public sealed unsafe class QuantMatrix
 
     private readonly byte* _data;
     private readonly object? _owner;   // keeps the mapping (or array) that holds the bytes alive
-    private Q4_0x8.Buffer? _packed;     // Q4_0 rows interleaved by eight for the AVX2 kernels, made on first use
+    private Q4_0x8.Buffer? _packed;     // Q4_0 / Q4_K rows interleaved by eight for the AVX2 kernels, made on first use
     private ResidentCopy? _resident;   // the rows copied into huge pages on first use (other types)
     private readonly bool _fileMapped;   // _data is a read-only file mapping whose pages may be released after a copy
     private readonly object _packLock = new();
 
-    /// <summary>Whether Q4_0 matrices are repacked eight rows at a time on first use (LOOM_REPACK=0 turns it off, for comparisons).</summary>
+    /// <summary>Whether Q4_0 and Q4_K matrices are repacked eight rows at a time on first use (LOOM_REPACK=0 turns it off, for comparisons).</summary>
     internal static bool RepackQ4_0 = Environment.GetEnvironmentVariable("LOOM_REPACK") != "0";
 
     /// <summary>Wraps <paramref name="rows"/> rows of <paramref name="cols"/> elements at <paramref name="data"/>; <paramref name="owner"/> keeps the memory alive.
@@ -37,7 +37,13 @@ public sealed unsafe class QuantMatrix
         _owner = owner;
     }
 
-    /// <summary>Tests: on this thread, never use the interleaved Q4_0 copy.</summary>
+    /// <summary>
+    /// The rows are also read one by one (a token embedding, which the output may share): never repacked, as llama.cpp
+    /// keeps get_rows tensors in their file layout and so multiplies them with its plain row kernels.
+    /// </summary>
+    public bool KeepRowLayout { get; set; }
+
+    /// <summary>Tests: on this thread, never use the interleaved Q4_0 / Q4_K copy.</summary>
     [ThreadStatic] internal static bool NoRepack;
 
     /// <summary>Tests: on this thread, multiply through the decode-to-f32 path that machines without AVX2 take.</summary>
@@ -66,13 +72,13 @@ public sealed unsafe class QuantMatrix
     public long RowBytes { get; }
 
     /// <summary>
-    /// The interleaved copy of a Q4_0 matrix (rows a multiple of 8, AVX2), made on first use; null for other matrices.
-    /// Like llama.cpp's repacking it costs one pass over the weights once, after which the mapped file's pages are
-    /// no longer touched by matmuls (rows for embeddings and export still read the original).
+    /// The interleaved copy of a Q4_0 or Q4_K matrix (rows a multiple of 8, AVX2), made on first use; null for other
+    /// matrices. Like llama.cpp's repacking it costs one pass over the weights once, after which the mapped file's
+    /// pages are no longer touched by matmuls (rows for embeddings and export still read the original).
     /// </summary>
     private byte* Packed()
     {
-        if (Type != GgmlType.Q4_0 || Rows % 8 != 0 || !RepackQ4_0 || NoRepack || ForceDecodePath || !QuantDot.HasFusedKernel(Type)) return null;
+        if (!PacksRows || NoRepack || ForceDecodePath) return null;
         var packed = Volatile.Read(ref _packed);
         if (packed == null)
         {
@@ -81,8 +87,9 @@ public sealed unsafe class QuantMatrix
                 packed = _packed;
                 if (packed == null)
                 {
-                    packed = new Q4_0x8.Buffer(RowBytes * Rows);
-                    var body = new RepackBody { Src = _data, Dst = packed.Data, Nb = Cols / 32, RowBytes = RowBytes };
+                    bool k = Type == GgmlType.Q4_K;
+                    packed = new Q4_0x8.Buffer(k ? Q4_Kx8.Bytes(Rows, Cols / 256) : RowBytes * Rows);
+                    var body = new RepackBody { Src = _data, Dst = packed.Data, Nb = Cols / (k ? 256 : 32), RowBytes = RowBytes, K = k };
                     ComputePool.For(Rows / 8, body);
                     if (_fileMapped) LargePages.ReleaseMappedPages(_data, RowBytes * Rows);
                     Volatile.Write(ref _packed, packed);
@@ -91,6 +98,9 @@ public sealed unsafe class QuantMatrix
         }
         return packed.Data;
     }
+
+    /// <summary>Whether matmuls read an interleaved copy (where this thread's test switches allow).</summary>
+    private bool PacksRows => Type is GgmlType.Q4_0 or GgmlType.Q4_K && Rows % 8 == 0 && RepackQ4_0 && !KeepRowLayout && QuantDot.HasFusedKernel(Type);
 
     /// <summary>Matrices from this size on are copied into huge pages (<see cref="LargePages"/>) on first use.</summary>
     internal const long ResidentMinBytes = LargePages.PageBytes;
@@ -152,9 +162,13 @@ public sealed unsafe class QuantMatrix
         public byte* Src, Dst;
         public int Nb;
         public long RowBytes;
+        public bool K;   // Q4_K, else Q4_0
 
         public readonly void Run(int start, int end)
-            => Q4_0x8.Repack(Src + start * 8 * RowBytes, (end - start) * 8, Nb, Dst + start * 8 * RowBytes);
+        {
+            if (K) Q4_Kx8.Repack(Src + start * 8 * RowBytes, (end - start) * 8, Nb, Dst + start * (long)Nb * Q4_Kx8.BlockBytes);
+            else Q4_0x8.Repack(Src + start * 8 * RowBytes, (end - start) * 8, Nb, Dst + start * 8 * RowBytes);
+        }
     }
 
     /// <summary>The encoded bytes of one row.</summary>
@@ -189,7 +203,10 @@ public sealed unsafe class QuantMatrix
     public static void MatMul(ReadOnlySpan<float> x, int tokens, QuantMatrix w0, Span<float> y0, QuantMatrix w1, Span<float> y1,
         QuantMatrix? w2 = null, Span<float> y2 = default)
     {
-        bool shared = w1.Type == w0.Type && w1.Cols == w0.Cols && (w2 == null || (w2.Type == w0.Type && w2.Cols == w0.Cols));
+        // One path for all: a repacked Q4_K keeps its integer kernels at prefill sizes, where one that is not takes the SGEMM.
+        bool fused = w0.Fused(tokens);
+        bool shared = w1.Type == w0.Type && w1.Cols == w0.Cols && w1.Fused(tokens) == fused
+            && (w2 == null || (w2.Type == w0.Type && w2.Cols == w0.Cols && w2.Fused(tokens) == fused));
         if (!shared || tokens <= 0 || w0.UsesGemm(tokens))
         {
             w0.MatMul(x, tokens, y0);
@@ -211,10 +228,15 @@ public sealed unsafe class QuantMatrix
     }
 
     /// <summary>Whether x is quantized for an integer dot kernel (else rounded to its activation type and kept in f32).</summary>
-    private bool Fused(int tokens) => !ForceDecodePath && QuantDot.HasFusedKernel(Type) && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type));
+    private bool Fused(int tokens) => !ForceDecodePath && QuantDot.HasFusedKernel(Type)
+        && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type) && !(Type == GgmlType.Q4_K && PacksRows && !NoRepack));
 
     /// <summary>Whether <paramref name="tokens"/> rows go through the blocked SGEMM rather than the row kernels.</summary>
-    private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
+    private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && !HalfKernels && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
+
+    /// <summary>f16/bf16 weights keep to the row path at every batch size where AVX2 runs: it reproduces llama.cpp's
+    /// orders (tinyBLAS from two tokens, ggml_vec_dot otherwise), which bf16-rounded activations would amplify.</summary>
+    private bool HalfKernels => FloatDot.Supported && !ForceDecodePath && Type is GgmlType.F16 or GgmlType.BF16;
 
     /// <summary>Prompt processing: the blocked SGEMM, with W's rows decoded while packed for quantized and f16/bf16 weights.</summary>
     private void MatMulGemm(ReadOnlySpan<float> x, int tokens, Span<float> y)
@@ -277,14 +299,14 @@ public sealed unsafe class QuantMatrix
                 };
                 if (body.A.Packed != null || body.B.Packed != null || body.C.Packed != null)
                 {
-                    // Interleaved Q4_0: each token's block sums and scales, once for every chunk of every matrix.
-                    int nb = cols / 32;
-                    int perToken = nb * (sizeof(int) + sizeof(float));
+                    // Interleaved Q4_0 / Q4_K: each token's block sums (and Q4_0's scales), once for every chunk of every matrix.
+                    int perToken = PreparedBytes(w0.Type, cols);
                     sums = BufferPool.Rent((long)perToken * tokens, out sumsCap);
                     for (int t = 0; t < tokens; t++)
                     {
                         byte* pt = sums + (long)t * perToken;
-                        Q4_0x8.Prepare(act + t * actRowBytes, nb, (int*)pt, (float*)(pt + nb * sizeof(int)), QuantDot.F16Table);
+                        if (w0.Type == GgmlType.Q4_K) Q4_Kx8.Prepare(act + t * actRowBytes, cols / 256, (int*)pt);
+                        else Q4_0x8.Prepare(act + t * actRowBytes, cols / 32, (int*)pt, (float*)(pt + cols / 32 * sizeof(int)), QuantDot.F16Table);
                     }
                     body.A.Prepared = body.B.Prepared = body.C.Prepared = sums;
                 }
@@ -308,6 +330,10 @@ public sealed unsafe class QuantMatrix
     }
 
     private static int Groups(int rows) => (rows + RowGroup - 1) / RowGroup;
+
+    /// <summary>Bytes per token of the packed kernels' prepared inputs: Q4_0's block corrections and scales, Q4_K's sub-block sums.</summary>
+    private static int PreparedBytes(GgmlType type, int cols)
+        => type == GgmlType.Q4_K ? cols / 256 * Q4_Kx8.PreparedInts * sizeof(int) : cols / 32 * (sizeof(int) + sizeof(float));
 
     private MatMulBody Body(int tokens, byte* act, long actRowBytes, bool fused, float* y)
     {
@@ -339,6 +365,8 @@ public sealed unsafe class QuantMatrix
     /// The decoded weights times the rounded activations are the integer kernels' products exactly, so only the f32
     /// summation order differs (about 1e-7 relative). Q4_1/Q5_1 stay on the integer kernels: llama.cpp's Q8_1 block
     /// sums are rounded to f16, which only those kernels reproduce. 1.1-1.9x the integer tiles at 512 tokens.
+    /// Repacked Q4_K stays on its interleaved kernels too, as llama.cpp's repacked mul_mat does at every batch size
+    /// (in `loom bench quant`, 2048 x 8192 at 128 tokens, 2 threads: 16-20 ms against 40-80 ms through the SGEMM).
     /// </remarks>
     internal const int PrefillGemmTokens = 32;
 
@@ -402,7 +430,7 @@ public sealed unsafe class QuantMatrix
         public int Rows, Cols, Tokens;
         public float* Y, F16;
         public byte* Packed;
-        public byte* Prepared;   // with Packed: per token, nb int corrections then nb float scales (Q4_0x8.Prepare)
+        public byte* Prepared;   // with Packed: per token, Q4_0x8.Prepare's corrections and scales or Q4_Kx8.Prepare's sums
         public bool Fused;
 
         [ThreadStatic] private static float[]? _rowScratch;
@@ -466,12 +494,27 @@ public sealed unsafe class QuantMatrix
                     Y[(long)t * Rows + r] = QuantDot.Dot(Type, W + r * WRowBytes, Act + t * ActRowBytes, Cols, F16);
         }
 
-        /// <summary>Interleaved Q4_0 rows [r0, r1) (whole groups of eight) against every token, with each token's <see cref="Prepared"/> inputs.</summary>
+        /// <summary>Interleaved Q4_0 / Q4_K rows [r0, r1) (whole groups of eight) against every token, with each token's <see cref="Prepared"/> inputs.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void RunPacked(int r0, int r1)
         {
+            int perToken = PreparedBytes(Type, Cols);
+            if (Type == GgmlType.Q4_K)
+            {
+                int nbk = Cols / 256;
+                for (int g = r0; g < r1; g += 8)
+                {
+                    byte* group = Packed + (long)g / 8 * nbk * Q4_Kx8.BlockBytes;
+                    // Whole fours of tokens round as ggml's gemm kernel, the rest as its gemv.
+                    int t = 0;
+                    for (; t + 4 <= Tokens; t += 4)
+                        Q4_Kx8.Dot8x4(group, nbk, Act + t * ActRowBytes, (nint)ActRowBytes, (int*)(Prepared + (long)t * perToken), perToken / sizeof(int), Y + (long)t * Rows + g, Rows);
+                    for (; t < Tokens; t++)
+                        Q4_Kx8.Dot8(group, nbk, Act + t * ActRowBytes, (int*)(Prepared + (long)t * perToken), Y + (long)t * Rows + g);
+                }
+                return;
+            }
             int nb = Cols / 32;
-            int perToken = nb * (sizeof(int) + sizeof(float));
             for (int g = r0; g < r1; g += 8)
             {
                 byte* group = Packed + g * WRowBytes;
@@ -527,12 +570,35 @@ public sealed unsafe class QuantMatrix
         private readonly float RowDot(int r, int t)
             => TensorPrimitives.Dot(new ReadOnlySpan<float>(W + r * WRowBytes, Cols), new ReadOnlySpan<float>((float*)Act + (long)t * Cols, Cols));
 
+        /// <summary>f16/bf16 rows [r0, r1) against every token, in the order ggml-cpu picks for this shape and batch.</summary>
+        private readonly void RunHalf(int r0, int r1)
+        {
+            float* x = (float*)Act;
+            ushort* w = (ushort*)W;
+            nint stride = (nint)(WRowBytes / 2);
+            bool bf16 = Type == GgmlType.BF16;
+            if (HalfTile.Applies(Rows, Cols, Tokens))
+            {
+                if (bf16) HalfTile.MatMul<HalfTile.Bf16>(w, stride, r0, r1, x, Tokens, Cols, Y, Rows);
+                else HalfTile.MatMul<HalfTile.F16>(w, stride, r0, r1, x, Tokens, Cols, Y, Rows);
+                return;
+            }
+            for (int r = r0; r < r1; r++)
+                for (int t = 0; t < Tokens; t++)
+                    Y[(long)t * Rows + r] = bf16 ? FloatDot.Bf16(w + r * stride, x + (long)t * Cols, Cols) : FloatDot.F16(w + r * stride, x + (long)t * Cols, Cols);
+        }
+
         /// <summary>Weights without a fused kernel: decode a row to f32 once, dot it with every token.</summary>
         private readonly void RunFloat(int r0, int r1)
         {
+            if (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)
+            {
+                RunHalf(r0, r1);
+                return;
+            }
             // A few tokens (decode steps of a small batch): one pass over W, each row dotted with every token while it
             // is in L1. Packing W for the SGEMM would cost as much as reading it, for a few FLOPs per weight.
-            if (Tokens <= SmallBatchTokens && (Type == GgmlType.F32 || (FloatDot.Supported && Type is GgmlType.F16 or GgmlType.BF16)))
+            if (Tokens <= SmallBatchTokens && Type == GgmlType.F32)
             {
                 if (Type == GgmlType.F32 && Tokens >= 4 && F32Tile.Supported)
                 {
@@ -545,12 +611,7 @@ public sealed unsafe class QuantMatrix
                     for (int t = 0; t < Tokens; t++)
                     {
                         float* x = (float*)Act + (long)t * Cols;
-                        Y[(long)t * Rows + r] = Type switch
-                        {
-                            GgmlType.F16 => FloatDot.F16((ushort*)wr, x, Cols),
-                            GgmlType.BF16 => FloatDot.Bf16((ushort*)wr, x, Cols),
-                            _ => TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols)),
-                        };
+                        Y[(long)t * Rows + r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(wr, Cols), new ReadOnlySpan<float>(x, Cols));
                     }
                 }
                 return;

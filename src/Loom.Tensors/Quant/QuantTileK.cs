@@ -15,15 +15,17 @@ internal static unsafe class QuantTileK
     public static void Q4K1x4(byte* w, byte* a0, nint aStride, int nb, float* result, float* tab)
     {
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        // The mins go to their own four-lane accumulators, reduced apart and added last, as ggml_vec_dot_q4_K_q8_K does.
+        Vector128<float> m0 = default, m1 = default, m2 = default, m3 = default;
         byte* a1 = a0 + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
         for (int i = 0; i < nb; i++, w += 144, a0 += 292, a1 += 292, a2 += 292, a3 += 292)
         {
             float dw = QuantDot.F16(tab, w), dmw = QuantDot.F16(tab, w + 2);
             var ms = Avx2.ConvertToVector256Int16(QuantDot.ScalesMinsK4(w + 4));
-            c0 = Mins(c0, ms, a0, dmw);
-            c1 = Mins(c1, ms, a1, dmw);
-            c2 = Mins(c2, ms, a2, dmw);
-            c3 = Mins(c3, ms, a3, dmw);
+            m0 = Mins(m0, ms, a0, dmw);
+            m1 = Mins(m1, ms, a1, dmw);
+            m2 = Mins(m2, ms, a2, dmw);
+            m3 = Mins(m3, ms, a3, dmw);
             var sc = ms.GetLower().AsByte();
             var scales = Vector256.Create(sc, sc);
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
@@ -36,16 +38,14 @@ internal static unsafe class QuantTileK
             c2 = Fma.MultiplyAdd(Vector256.Create(*(float*)a2 * dw), Avx.ConvertToVector256Single(s2), c2);
             c3 = Fma.MultiplyAdd(Vector256.Create(*(float*)a3 * dw), Avx.ConvertToVector256Single(s3), c3);
         }
-        result[0] = QuantDot.HSum(c0); result[1] = QuantDot.HSum(c1); result[2] = QuantDot.HSum(c2); result[3] = QuantDot.HSum(c3);
+        result[0] = QuantDot.HSum(c0) + QuantDot.HSum(m0); result[1] = QuantDot.HSum(c1) + QuantDot.HSum(m1);
+        result[2] = QuantDot.HSum(c2) + QuantDot.HSum(m2); result[3] = QuantDot.HSum(c3) + QuantDot.HSum(m3);
     }
 
-    /// <summary>c - d_a * dmin_w * sum over sub-blocks of min * (activation codes' sum), in the low four lanes.</summary>
+    /// <summary>m + (-d_a * dmin_w) * (sum over sub-blocks of min * activation codes' sum), four lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Mins(Vector256<float> c, Vector256<short> ms, byte* a, float dmw)
-    {
-        var prod = Sse2.ConvertToVector128Single(QuantDot.MinsTimesSums(ms, a + 260)).ToVector256();
-        return Fma.MultiplyAdd(Vector256.Create(-*(float*)a * dmw), prod, c);
-    }
+    private static Vector128<float> Mins(Vector128<float> m, Vector256<short> ms, byte* a, float dmw)
+        => Fma.MultiplyAdd(Vector128.Create(-*(float*)a * dmw), Sse2.ConvertToVector128Single(QuantDot.MinsTimesSums(ms, a + 260)), m);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q4KChunk(byte* q4, Vector256<byte> scales, int j, byte* a0, byte* a1, byte* a2, byte* a3,
