@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 5's scaling figure: aggregate generated tokens/s of N streaming clients over one client's, on the bundled model.
 # The two runs alternate ROUNDS times (this VM is shared and noisy) and the median of the per-round ratios is printed.
+# Every response is also checked against a lone request with the same seed (bench serve --verify); a mismatch stops the script.
 # Usage: bench/serve_scaling.sh [CLIENTS=8] [ROUNDS=5] [MAX_TOKENS=64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ clients="${1:-8}"; rounds="${2:-5}"; max_tokens="${3:-64}"
 dotnet build src/Loom.Cli -c Release -v q -nologo >&2
 loom="dotnet src/Loom.Cli/bin/Release/net10.0/loom.dll"
 tps() { $loom bench serve --clients "$1" --requests "$2" --max-tokens "$max_tokens" --json 2>/dev/null | tail -1 \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])'; }
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["mismatches"] == 0, d; print(d["tokens_per_s"])'; }
 ratios=()
 for r in $(seq 1 "$rounds"); do
   one="$(tps 1 40)"; many="$(tps "$clients" $((20 * clients)))"

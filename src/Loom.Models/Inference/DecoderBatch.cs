@@ -28,6 +28,9 @@ public sealed class DecoderBatch : IBatchedLm
     private readonly float[][]? _k32, _v32;
     private readonly Half[][]? _k16, _v16;
     private readonly int[] _length;
+    // Batch-invariant numerics (the server): f32 matmuls through InvariantF32MatMul and one attention dot order for
+    // every chunk, so a row's results do not depend on what else is in the batch.
+    private readonly bool _invariant;
 
     private int _bufTokens;
     private float[] _x = [], _xn = [], _q = [], _k = [], _v = [], _att = [], _o = [], _gate = [], _up = [], _wide = [], _hidden = [];
@@ -35,7 +38,7 @@ public sealed class DecoderBatch : IBatchedLm
     private int[] _rowTokens = [];
     private bool[] _used = [];
 
-    internal DecoderBatch(DecoderModel model, int slots, int contextLength, KvCacheType cacheType)
+    internal DecoderBatch(DecoderModel model, int slots, int contextLength, KvCacheType cacheType, bool batchInvariant = false)
     {
         if (slots <= 0) throw new ArgumentOutOfRangeException(nameof(slots), slots, "a batch needs at least one slot");
         if (contextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "context length must be positive");
@@ -44,6 +47,7 @@ public sealed class DecoderBatch : IBatchedLm
         _slots = slots;
         _capacity = contextLength;
         _cacheType = cacheType;
+        _invariant = batchInvariant && InvariantF32MatMul.Supported;
         long kLen = (long)_c.KvHeads * contextLength * _c.HeadDim, vLen = (long)_c.KvHeads * contextLength * _c.ValueDim;
         if (Math.Max(kLen, vLen) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "context too long for one cache array");
         int n = _c.Layers * slots;
@@ -225,7 +229,7 @@ public sealed class DecoderBatch : IBatchedLm
         {
             int fw = qw + kw + vw;
             var qkv = _wide.AsSpan(0, n * fw);
-            lw.Qkv.MatMul(xn, n, qkv);   // (N, Q + K + V)
+            MatMul(lw.Qkv, xn, n, qkv);   // (N, Q + K + V)
             for (int i = 0; i < n; i++)
             {
                 qkv.Slice(i * fw, qw).CopyTo(q.Slice(i * qw, qw));
@@ -236,7 +240,9 @@ public sealed class DecoderBatch : IBatchedLm
         else
         {
             // q (N, H * D), k (N, Hkv * D), v (N, Hkv * Dv): one pool job for the three.
-            QuantMatrix.MatMul(xn, n, lw.Q!, q, lw.K!, k, lw.V!, v);
+            if (_invariant && lw.Q!.Type == GgmlType.F32 && lw.K!.Type == GgmlType.F32 && lw.V!.Type == GgmlType.F32)
+                InvariantF32MatMul.MatMul(xn, n, lw.Q, q, lw.K, k, lw.V, v);
+            else QuantMatrix.MatMul(xn, n, lw.Q!, q, lw.K!, k, lw.V!, v);
         }
         Dump("Qcur", l, q);
         Dump("Kcur", l, k);
@@ -258,7 +264,7 @@ public sealed class DecoderBatch : IBatchedLm
         Attention(l, n);
         var o = _o.AsSpan(0, n * dim);
         Dump("kqv_out", l, _att.AsSpan(0, n * c.Heads * c.ValueDim));
-        lw.AttnOutput.MatMul(_att.AsSpan(0, n * c.Heads * c.ValueDim), n, o);   // (N, C)
+        MatMul(lw.AttnOutput, _att.AsSpan(0, n * c.Heads * c.ValueDim), n, o);   // (N, C)
         Dump("attn_out", l, o);
         if (lw.PostAttnNorm != null) RmsNormRows(o, lw.PostAttnNorm, o, n, dim, c.NormEps);
         TensorPrimitives.Add(x, o, x);
@@ -273,7 +279,7 @@ public sealed class DecoderBatch : IBatchedLm
         if (lw.GateUp != null)
         {
             var gu = _wide.AsSpan(0, n * 2 * f);
-            lw.GateUp.MatMul(xn, n, gu);   // (N, 2F): [gate | up]
+            MatMul(lw.GateUp, xn, n, gu);   // (N, 2F): [gate | up]
             for (int i = 0; i < n; i++)
             {
                 gu.Slice(i * 2 * f, f).CopyTo(gate.Slice(i * f, f));
@@ -282,14 +288,15 @@ public sealed class DecoderBatch : IBatchedLm
         }
         else
         {
-            QuantMatrix.MatMul(xn, n, lw.Gate!, gate, lw.Up!, up);   // gate, up (N, F)
+            if (_invariant && lw.Gate!.Type == GgmlType.F32 && lw.Up!.Type == GgmlType.F32) InvariantF32MatMul.MatMul(xn, n, lw.Gate, gate, lw.Up, up);
+            else QuantMatrix.MatMul(xn, n, lw.Gate!, gate, lw.Up!, up);   // gate, up (N, F)
         }
         Dump("ffn_gate", l, gate);
         Dump("ffn_up", l, up);
         if (c.Activation == FfnActivation.Silu) SwiGlu(gate, up);
         else GeGlu(gate, up);
         Dump("ffn_act", l, gate);
-        lw.Down.MatMul(gate, n, o);   // (N, C)
+        MatMul(lw.Down, gate, n, o);   // (N, C)
         Dump("ffn_out", l, o);
         if (lw.PostFfnNorm != null) RmsNormRows(o, lw.PostFfnNorm, o, n, dim, c.NormEps);
         TensorPrimitives.Add(x, o, x);
@@ -308,7 +315,7 @@ public sealed class DecoderBatch : IBatchedLm
         Dump("result_norm", -1, hidden);
         if (mode == OutputMode.AllHidden) { hidden.CopyTo(output); return; }
         var logits = output[..(outputs * c.VocabSize)];
-        w.Output.MatMul(hidden, outputs, logits);   // (M, V)
+        MatMul(w.Output, hidden, outputs, logits);   // (M, V)
         if (c.FinalSoftCap > 0)
         {
             float cap = c.FinalSoftCap;
@@ -316,6 +323,13 @@ public sealed class DecoderBatch : IBatchedLm
             TensorPrimitives.Tanh(logits, logits);
             TensorPrimitives.Multiply(logits, cap, logits);
         }
+    }
+
+    /// <summary>y = x · Wᵀ: through the batch-invariant kernel for f32 weights when this batch is invariant.</summary>
+    private void MatMul(QuantMatrix w, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        if (_invariant && w.Type == GgmlType.F32) InvariantF32MatMul.MatMul(x, n, w, y);
+        else w.MatMul(x, n, y);
     }
 
     /// <summary>Copies each token's keys and values into its slot's cache at its position.</summary>
@@ -560,7 +574,9 @@ public sealed class DecoderBatch : IBatchedLm
             else for (int t = i; t < j; t++) _single[singles++] = t;
             i = j;
         }
-        _oneTokenChunk = n == 1;
+        // llama.cpp dots a one-token chunk's scores as tinyBLAS does and a longer chunk's as ggml_vec_dot_f32; an
+        // invariant batch always takes the second, whatever else is in the chunk.
+        _oneTokenChunk = n == 1 && !_invariant;
         if (singles > 0) ComputePool.For(singles * _c.Heads, new AttentionBody { Batch = this, Layer = l });
     }
 

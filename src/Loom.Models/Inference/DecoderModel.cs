@@ -71,7 +71,10 @@ public sealed class DecoderModel
     }
 
     /// <summary>A batch with <paramref name="slots"/> sequences of up to <paramref name="contextLength"/> tokens each.</summary>
-    public DecoderBatch CreateBatch(int slots, int contextLength, KvCacheType cacheType = KvCacheType.F32) => new(this, slots, contextLength, cacheType);
+    /// <param name="batchInvariant">Compute every row's results in one fixed order whatever else is in the batch (a
+    /// server's same-seed guarantee); otherwise the kernels follow llama.cpp's per-shape choices.</param>
+    public DecoderBatch CreateBatch(int slots, int contextLength, KvCacheType cacheType = KvCacheType.F32, bool batchInvariant = false)
+        => new(this, slots, contextLength, cacheType, batchInvariant);
 
     /// <summary>
     /// cos/sin of every rotation angle for positions [0, positions), laid out (position, RopeDim / 2, 2). Angles follow

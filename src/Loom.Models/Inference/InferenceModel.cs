@@ -95,7 +95,7 @@ public sealed class InferenceModel : IDisposable
     }
 
     /// <summary>A batch of <paramref name="slots"/> sequences of up to <paramref name="contextLength"/> tokens.</summary>
-    public IBatchedLm CreateBatch(int slots, int contextLength) => Decoder.CreateBatch(slots, contextLength, Options.CacheType);
+    public IBatchedLm CreateBatch(int slots, int contextLength, bool batchInvariant = false) => Decoder.CreateBatch(slots, contextLength, Options.CacheType, batchInvariant);
 
     /// <summary>Logits of a fresh sequence: the last position's row, or one row of VocabSize per position.</summary>
     public float[] Logits(ReadOnlySpan<int> tokens, bool allPositions)

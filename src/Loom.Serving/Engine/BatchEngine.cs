@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Loom.Models.Generation;
 using Loom.Models.Inference;
+using Loom.Tensors;
 using Loom.Text.Sampling;
 
 namespace Loom.Serving.Engine;
@@ -162,6 +163,7 @@ public sealed class BatchEngine : IDisposable
             return;
         }
         Metrics.OnStep(rows.Count, Stopwatch.GetElapsedTime(stepStart).TotalSeconds);
+        _sampling.Clear();
         for (int r = 0; r < rows.Count; r++)
         {
             var (s, n) = rowSeq[r];
@@ -172,8 +174,39 @@ public sealed class BatchEngine : IDisposable
                 s.Fed += n;
                 if (s.Fed < s.Prompt.Length) continue;   // more prompt to read before the first token
             }
-            Emit(s, logits.AsSpan(r * vocab, vocab));
+            if (s.Request.MaxTokens == 0) { Finish(s, "length"); continue; }
+            s.Row = r;
+            _sampling.Add(s);
         }
+        // Sampling (a top-k pass over the vocabulary per row) in parallel: each sequence has its own sampler and RNG,
+        // so the order does not matter; then the tokens are sent in row order on this thread.
+        _logits = logits;
+        _vocab = vocab;
+        ComputePool.For(_sampling.Count, new SampleBody { Engine = this });
+        foreach (var s in _sampling) Emit(s);
+    }
+
+    private readonly List<Sequence> _sampling = new();
+    private float[] _logits = [];
+    private int _vocab;
+
+    private struct SampleBody : IRangeBody
+    {
+        public BatchEngine Engine;
+
+        public readonly void Run(int start, int end)
+        {
+            var e = Engine;
+            for (int i = start; i < end; i++) e.Choose(e._sampling[i]);
+        }
+    }
+
+    /// <summary>Samples a sequence's next token from its row's logits (any thread; touches only this sequence).</summary>
+    private void Choose(Sequence s)
+    {
+        var logits = _logits.AsSpan(s.Row * _vocab, _vocab);
+        if (s.Request.TopLogprobs >= 0) s.LogSoftmax(logits);
+        s.Chosen = s.Sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.History));
     }
 
     /// <summary>
@@ -235,15 +268,13 @@ public sealed class BatchEngine : IDisposable
         return i;
     }
 
-    /// <summary>Samples the next token from one row's logits and sends it on.</summary>
-    private void Emit(Sequence s, Span<float> logits)
+    /// <summary>Sends on the token <see cref="Choose"/> sampled.</summary>
+    private void Emit(Sequence s)
     {
         var req = s.Request;
-        if (req.MaxTokens == 0) { Finish(s, "length"); return; }
         TokenLogprob? chosen = null;
         TokenLogprob[]? top = null;
-        if (req.TopLogprobs >= 0) s.LogSoftmax(logits);
-        int token = s.Sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.History));
+        int token = s.Chosen;
         if (s.Generated == 0)
         {
             s.FirstTokenSeconds = Stopwatch.GetElapsedTime(s.Started).TotalSeconds;
@@ -323,6 +354,7 @@ public sealed class BatchEngine : IDisposable
         public Utf8Stream Stream { get; } = new(request.Stops);
         public List<int> History { get; } = new();
         public int Slot, Fed, Cached, Generated, LastToken;
+        public int Row, Chosen;   // this step's row of the logits and the token sampled from it
         public double FirstTokenSeconds;
         public float[]? LogProbs;
 

@@ -50,6 +50,7 @@ public sealed class ServedModel : IDisposable
         var model = InferenceModel.Load(path);
         long kvPerToken = model.Decoder.Config.KvBytesPerToken(model.Options.CacheType);
         return new ServedModel(model.Name, model.Tokenizer, model.ChatTemplate, model.ContextLength, kvPerToken,
-            model.CreateBatch, tokens => model.Embed(tokens), model);
+            // Batch-invariant: a request gets the same tokens alone and in any batch (same seed, same text).
+            (slots, ctx) => model.CreateBatch(slots, ctx, batchInvariant: true), tokens => model.Embed(tokens), model);
     }
 }
