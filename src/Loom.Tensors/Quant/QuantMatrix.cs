@@ -229,7 +229,7 @@ public sealed unsafe class QuantMatrix
 
     /// <summary>Whether x is quantized for an integer dot kernel (else rounded to its activation type and kept in f32).</summary>
     private bool Fused(int tokens) => !ForceDecodePath && QuantDot.HasFusedKernel(Type)
-        && !(tokens >= PrefillGemmTokens && PrefillGemmTypes(Type) && !(Type == GgmlType.Q4_K && PacksRows && !NoRepack));
+        && !(tokens >= PrefillGemmFrom(Type) && PrefillGemmTypes(Type) && !(PacksRows && !NoRepack));
 
     /// <summary>Whether <paramref name="tokens"/> rows go through the blocked SGEMM rather than the row kernels.</summary>
     private bool UsesGemm(int tokens) => tokens > SmallBatchTokens && !HalfKernels && (Type == GgmlType.F32 || (!Fused(tokens) && !ForceDecodePath));
@@ -365,10 +365,17 @@ public sealed unsafe class QuantMatrix
     /// The decoded weights times the rounded activations are the integer kernels' products exactly, so only the f32
     /// summation order differs (about 1e-7 relative). Q4_1/Q5_1 stay on the integer kernels: llama.cpp's Q8_1 block
     /// sums are rounded to f16, which only those kernels reproduce. 1.1-1.9x the integer tiles at 512 tokens.
-    /// Repacked Q4_K stays on its interleaved kernels too, as llama.cpp's repacked mul_mat does at every batch size
-    /// (in `loom bench quant`, 2048 x 8192 at 128 tokens, 2 threads: 16-20 ms against 40-80 ms through the SGEMM).
+    /// Repacked Q4_0 and Q4_K stay on their interleaved kernels too, as llama.cpp's repacked mul_mat does at every
+    /// batch size (Q4_K in `loom bench quant`, 2048 x 8192 at 128 tokens, 2 threads: 16-20 ms against 40-80 ms
+    /// through the SGEMM; the 1B Q4_0 file, best of two: 87-97 prompt tokens/s at 32-512 tokens against 35-75).
+    /// LOOM_PREFILL_GEMM_TOKENS sets the threshold for every type, for comparisons.
     /// </remarks>
-    internal const int PrefillGemmTokens = 32;
+    internal static readonly int PrefillGemmTokens =
+        int.TryParse(Environment.GetEnvironmentVariable("LOOM_PREFILL_GEMM_TOKENS"), out int n) && n > 0 ? n : 32;
+
+    /// <summary>Q8_0's 8-token integer tiles keep pace with the SGEMM until about 256 tokens (1B Q8_0 file, 2 threads:
+    /// 63-65 prompt tokens/s at 32-256 tokens against 30, 47, 59 and 67 through the SGEMM at 32, 64, 128 and 256).</summary>
+    private static int PrefillGemmFrom(GgmlType t) => t == GgmlType.Q8_0 && PrefillGemmTokens == 32 ? 256 : PrefillGemmTokens;
 
     private static bool PrefillGemmTypes(GgmlType t) => t is not (GgmlType.Q4_1 or GgmlType.Q5_1);
 
