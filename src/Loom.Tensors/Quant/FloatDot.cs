@@ -19,16 +19,7 @@ internal static unsafe class FloatDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Bf16(ushort* w, float* x, int k)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        int i = 0;
-        for (; i + 32 <= k; i += 32)
-        {
-            a0 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i), Avx.LoadVector256(x + i), a0);
-            a1 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
-            a2 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
-            a3 = Fma.MultiplyAdd(HalfTile.Bf16.Load8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
-        }
-        var c = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var c = Accumulate32<HalfTile.Bf16>(w, x, k, out int i);
         var g = Sse.Add(c.GetUpper(), c.GetLower());
         g = Sse.Add(g, Sse.MoveHighToLow(g, g));
         double s = Sse.AddScalar(g, Sse3.MoveHighAndDuplicate(g)).ToScalar();
@@ -40,20 +31,29 @@ internal static unsafe class FloatDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(ushort* w, float* x, int k)
     {
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        int i = 0;
-        for (; i + 32 <= k; i += 32)
-        {
-            a0 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i), Avx.LoadVector256(x + i), a0);
-            a1 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
-            a2 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
-            a3 = Fma.MultiplyAdd(HalfTile.F16.Load8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
-        }
-        var r = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var r = Accumulate32<HalfTile.F16>(w, x, k, out int i);
         var t = Sse.Add(r.GetLower(), r.GetUpper());
         t = Sse3.HorizontalAdd(t, t);
         double s = Sse3.HorizontalAdd(t, t).ToScalar();
         for (; i < k; i++) s += (float)BitConverter.UInt16BitsToHalf(w[i]) * x[i];
         return (float)s;
+    }
+
+    /// <summary>Both ggml dots' main loop: four 8-lane accumulators over whole 32-element steps, combined as
+    /// (a0 + a2) + (a1 + a3); <paramref name="done"/> is where the scalar tail starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Accumulate32<TW>(ushort* w, float* x, int k, out int done) where TW : HalfTile.IWiden
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + 32 <= k; i += 32)
+        {
+            a0 = Fma.MultiplyAdd(TW.Load8(w + i), Avx.LoadVector256(x + i), a0);
+            a1 = Fma.MultiplyAdd(TW.Load8(w + i + 8), Avx.LoadVector256(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(TW.Load8(w + i + 16), Avx.LoadVector256(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(TW.Load8(w + i + 24), Avx.LoadVector256(x + i + 24), a3);
+        }
+        done = i;
+        return Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
     }
 }

@@ -97,7 +97,7 @@ internal static unsafe class Q4_0x8
 
     /// <summary>Eight f16 values to f32, exactly for normal and subnormal numbers (scales are never inf or NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalfToSingle(byte* p)
+    internal static Vector256<float> HalfToSingle(byte* p)
     {
         var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
         var magnitude = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x7FFFu)), 13).AsSingle();

@@ -113,8 +113,8 @@ internal static unsafe class Q4_Kx8
             var isum = Vector256<int>.Zero;
             var imin = Vector256<int>.Zero;
             var da = Vector256.Create(*(float*)a);
-            var scale = Avx.Multiply(HalfToSingle(group), da);
-            var scaleMin = Avx.Multiply(HalfToSingle(group + DminAt), da);
+            var scale = Avx.Multiply(Q4_0x8.HalfToSingle(group), da);
+            var scaleMin = Avx.Multiply(Q4_0x8.HalfToSingle(group + DminAt), da);
             for (int c = 0; c < 4; c++)
             {
                 byte* q = group + QuantsAt + 256 * c;
@@ -155,8 +155,8 @@ internal static unsafe class Q4_Kx8
         byte* a1 = a + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
         for (int i = 0; i < nb; i++, group += BlockBytes, a += 292, a1 += 292, a2 += 292, a3 += 292)
         {
-            var dw = HalfToSingle(group);
-            var dmin = HalfToSingle(group + DminAt);
+            var dw = Q4_0x8.HalfToSingle(group);
+            var dmin = Q4_0x8.HalfToSingle(group + DminAt);
             var s0 = Avx.Multiply(dw, Vector256.Create(*(float*)a)); var m0 = Avx.Multiply(dmin, Vector256.Create(*(float*)a));
             var s1 = Avx.Multiply(dw, Vector256.Create(*(float*)a1)); var m1 = Avx.Multiply(dmin, Vector256.Create(*(float*)a1));
             var s2 = Avx.Multiply(dw, Vector256.Create(*(float*)a2)); var m2 = Avx.Multiply(dmin, Vector256.Create(*(float*)a2));
@@ -208,16 +208,5 @@ internal static unsafe class Q4_Kx8
     {
         var isum = Avx2.Add(Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(lo16, ones), scLo), Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(hi16, ones), scHi));
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), scale, acc);
-    }
-
-    /// <summary>Eight f16 values to f32, exactly for normal and subnormal numbers (scales are never inf or NaN).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalfToSingle(byte* p)
-    {
-        var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
-        var magnitude = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x7FFFu)), 13).AsSingle();
-        var sign = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x8000u)), 16).AsSingle();
-        // Exponent bias 15 -> 127 is a multiplication by 2^112, which also normalises f16 subnormals.
-        return Avx.Or(Avx.Multiply(magnitude, Vector256.Create(BitConverter.UInt32BitsToSingle(0x77800000))), sign);
     }
 }

@@ -360,7 +360,7 @@ public sealed unsafe class QuantMatrix
         }
     }
 
-    /// <summary>From this many tokens on, quantized weights are decoded to f32 blocks for the SGEMM (activations rounded through the integer kernels' type first).</summary>
+    /// <summary>From how many tokens on a type's quantized weights are decoded to f32 blocks for the SGEMM (activations rounded through the integer kernels' type first).</summary>
     /// <remarks>
     /// The decoded weights times the rounded activations are the integer kernels' products exactly, so only the f32
     /// summation order differs (about 1e-7 relative). Q4_1/Q5_1 stay on the integer kernels: llama.cpp's Q8_1 block
@@ -368,14 +368,14 @@ public sealed unsafe class QuantMatrix
     /// Repacked Q4_0 and Q4_K stay on their interleaved kernels too, as llama.cpp's repacked mul_mat does at every
     /// batch size (Q4_K in `loom bench quant`, 2048 x 8192 at 128 tokens, 2 threads: 16-20 ms against 40-80 ms
     /// through the SGEMM; the 1B Q4_0 file, best of two: 87-97 prompt tokens/s at 32-512 tokens against 35-75).
-    /// LOOM_PREFILL_GEMM_TOKENS sets the threshold for every type, for comparisons.
+    /// Q8_0's 8-token integer tiles keep pace with the SGEMM until about 256 tokens (1B Q8_0 file, 2 threads: 63-65
+    /// prompt tokens/s at 32-256 tokens against 30, 47, 59 and 67 through the SGEMM at 32, 64, 128 and 256).
     /// </remarks>
-    internal static readonly int PrefillGemmTokens =
-        int.TryParse(Environment.GetEnvironmentVariable("LOOM_PREFILL_GEMM_TOKENS"), out int n) && n > 0 ? n : 32;
+    private static int PrefillGemmFrom(GgmlType t) => PrefillGemmOverride ?? (t == GgmlType.Q8_0 ? 256 : 32);
 
-    /// <summary>Q8_0's 8-token integer tiles keep pace with the SGEMM until about 256 tokens (1B Q8_0 file, 2 threads:
-    /// 63-65 prompt tokens/s at 32-256 tokens against 30, 47, 59 and 67 through the SGEMM at 32, 64, 128 and 256).</summary>
-    private static int PrefillGemmFrom(GgmlType t) => t == GgmlType.Q8_0 && PrefillGemmTokens == 32 ? 256 : PrefillGemmTokens;
+    /// <summary>LOOM_PREFILL_GEMM_TOKENS: one threshold for every type, for comparisons.</summary>
+    private static readonly int? PrefillGemmOverride =
+        int.TryParse(Environment.GetEnvironmentVariable("LOOM_PREFILL_GEMM_TOKENS"), out int n) && n > 0 ? n : null;
 
     private static bool PrefillGemmTypes(GgmlType t) => t is not (GgmlType.Q4_1 or GgmlType.Q5_1);
 
