@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 
 namespace Loom.Tensors;
 
@@ -159,7 +160,8 @@ public static class ComputePool
             _current = null;
             job.Body = default;
             var err = _error;
-            if (err != null) { _error = null; throw new AggregateException("a parallel kernel failed", err); }
+            // Rethrown as is, with its stack, so a caller sees the same exception whether the call ran inline or in parallel.
+            if (err != null) { _error = null; ExceptionDispatchInfo.Capture(err).Throw(); }
         }
         finally
         {
