@@ -30,6 +30,7 @@ public static class ComputePool
             while (true)
             {
                 int c = Interlocked.Increment(ref NextChunk) - 1;
+                AfterClaim?.Invoke(c);
                 if (c >= Chunks) return;
                 try { RunChunk(c); }
                 catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
@@ -59,6 +60,12 @@ public static class ComputePool
     private static Thread[] _workers = [];
     private static SemaphoreSlim _wake = new(0);
     private static volatile Job? _current;
+    // Workers between reading _current and leaving its Work(). A job object is reused by the next call of the same
+    // body type, so a worker still inside it (say descheduled between claiming a chunk number and comparing it with
+    // Chunks) must be out before the call returns: otherwise it can compare its stale claim with the next job's
+    // larger Chunks, run that chunk as well and decrement Pending once too often, and that call then returns while
+    // its last chunk is still being written (a rare, silently wrong result).
+    private static int _busy;
     private static int _generation;
     private static int _threads;
     private static Exception? _error;
@@ -74,6 +81,9 @@ public static class ComputePool
         if (int.TryParse(env, out int e) && e > 0) n = e;
         SetThreads(n);
     }
+
+    /// <summary>Test seam: called on each claim of a chunk number, before it is compared with the job's chunk count.</summary>
+    internal static Action<int>? AfterClaim;
 
     /// <summary>Number of threads that run kernels (the caller included).</summary>
     public static int Threads => _threads;
@@ -123,8 +133,12 @@ public static class ComputePool
             }
             if (_exit) return;
             seen = Volatile.Read(ref _generation);
+            // Announce before reading _current (both full fences), pairing with the caller's exchange of _current
+            // then read of _busy: either the caller waits for this worker, or this worker sees the job withdrawn.
+            Interlocked.Increment(ref _busy);
             var job = _current;
             job?.Work();
+            Interlocked.Decrement(ref _busy);
         }
     }
 
@@ -146,7 +160,9 @@ public static class ComputePool
             job.Count = count;
             job.Chunks = chunks;
             job.Pending = chunks;
-            Volatile.Write(ref job.NextChunk, 0); // last: a stale worker may join as soon as this is visible
+            // No worker is inside this job object (the call that used it last waited for _busy to drain): workers
+            // come in through _current, which publishes these writes.
+            Volatile.Write(ref job.NextChunk, 0);
             _error = null;
             _current = job;
             Interlocked.Increment(ref _generation);
@@ -157,7 +173,8 @@ public static class ComputePool
             finally { _inJob = false; }
             var sw = new SpinWait();
             while (Volatile.Read(ref job.Pending) > 0) sw.SpinOnce(-1);
-            _current = null;
+            Interlocked.Exchange(ref _current, null);
+            while (Volatile.Read(ref _busy) > 0) sw.SpinOnce(-1);
             job.Body = default;
             var err = _error;
             // Rethrown as is, with its stack, so a caller sees the same exception whether the call ran inline or in parallel.
