@@ -43,4 +43,87 @@ public class BatchInvariantDecoderTests
         }
         for (int i = 0; i < alone.Count; i++) Assert.Equal(alone[i], crowd[i]);
     }
+
+    /// <summary>Logits after each token fed one at a time into a fresh invariant batch: a lone request decoding.</summary>
+    private static float[][] TokenByToken(InferenceModel model, int[] tokens)
+    {
+        using var lm = model.CreateBatch(1, 256, batchInvariant: true);
+        var result = new float[tokens.Length][];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            result[i] = new float[model.Decoder.Config.VocabSize];
+            lm.Forward([new BatchRow(0, tokens.AsMemory(i, 1))], result[i]);
+        }
+        return result;
+    }
+
+    [Fact]
+    public void RandomSchedulesWithChunkedPromptsAndReusedPrefixesGiveEveryRowItsLoneLogits()
+    {
+        // The server's engine splits prompts by a per-step budget that depends on the other requests, puts rows in
+        // any order, and starts a request in a slot whose cache already holds a prefix of its prompt (computed there
+        // by another request, as prefill or as decode steps), truncating the rest. Whatever the schedule, every row's
+        // logits must equal those of its sequence fed one token at a time alone.
+        var model = InferenceModel.Load(Path.Combine(Fixtures.RepoRoot, "models", "default"));
+        int vocab = model.Decoder.Config.VocabSize;
+        var rng = new Random(1234);
+        const int slots = 4;
+        var seqs = new List<int[]>();
+        for (int i = 0; i < 12; i++)
+        {
+            var t = new int[rng.Next(20, 90)];
+            // Half of them start with part of an earlier sequence, as repeated prompts and chat turns do.
+            var from = i > 0 && rng.Next(2) == 0 ? seqs[rng.Next(seqs.Count)] : null;
+            int shared = from == null ? 0 : rng.Next(1, Math.Min(t.Length, from.Length));
+            for (int j = 0; j < t.Length; j++) t[j] = j < shared ? from![j] : rng.Next(vocab);
+            seqs.Add(t);
+        }
+        var reference = seqs.Select(s => TokenByToken(model, s)).ToList();
+
+        using var lm = model.CreateBatch(slots, 256, batchInvariant: true);
+        var held = Enumerable.Range(0, slots).Select(_ => new List<int>()).ToArray();
+        var owner = Enumerable.Repeat(-1, slots).ToArray();
+        var fed = new int[slots];
+        var logits = new float[slots * vocab];
+        var failures = new List<string>();
+        int next = 0, checks = 0, reused = 0;
+        while (next < seqs.Count || owner.Any(o => o >= 0))
+        {
+            // Admission as the engine does it: keep the longest common prefix, but feed at least the last token.
+            for (int s = 0; s < slots && next < seqs.Count; s++)
+            {
+                if (owner[s] >= 0 || rng.Next(3) == 0) continue;
+                var t = seqs[next];
+                int common = 0;
+                while (common < held[s].Count && common < t.Length && held[s][common] == t[common]) common++;
+                int keep = Math.Min(common, t.Length - 1);
+                if (keep > 0) reused++;
+                lm.TruncateSlot(s, keep);
+                held[s].RemoveRange(keep, held[s].Count - keep);
+                owner[s] = next++;
+                fed[s] = keep;
+            }
+            var rows = new List<BatchRow>();
+            foreach (int s in Enumerable.Range(0, slots).Where(s => owner[s] >= 0).OrderBy(_ => rng.Next()))
+            {
+                var t = seqs[owner[s]];
+                int n = Math.Min(rng.Next(3) == 0 ? 1 : rng.Next(1, 24), t.Length - fed[s]);
+                rows.Add(new BatchRow(s, t.AsMemory(fed[s], n)));
+            }
+            if (rows.Count == 0) continue;
+            lm.Forward(rows.ToArray(), logits.AsSpan(0, rows.Count * vocab));
+            for (int r = 0; r < rows.Count; r++)
+            {
+                int s = rows[r].Slot, q = owner[s];
+                held[s].AddRange(rows[r].Tokens.ToArray());
+                fed[s] += rows[r].Tokens.Length;
+                checks++;
+                if (!logits.AsSpan(r * vocab, vocab).SequenceEqual(reference[q][fed[s] - 1]) && failures.Count < 10)
+                    failures.Add($"sequence {q} position {fed[s] - 1}: row {r} of {rows.Count}, {rows[r].Tokens.Length} tokens");
+                if (fed[s] == seqs[q].Length) owner[s] = -1;
+            }
+        }
+        Assert.True(reused > 0, "no request started from a reused prefix");
+        Assert.True(failures.Count == 0, $"rows that differ from the lone run (of {checks}): {string.Join("; ", failures)}");
+    }
 }
