@@ -101,12 +101,23 @@ internal static unsafe class QuantDot
         return Sse.AddScalar(x, Sse3.MoveHighAndDuplicate(x)).ToScalar();
     }
 
+    /// <summary>
+    /// How far ahead of the block being read the row kernels prefetch weights, in bytes. A one-token matmul streams the
+    /// weights once; its single FMA chain per row leaves few loads in flight, and the hardware prefetcher alone left the
+    /// Q8_0 dot at 21.5 GB/s on this VM's two cores, 25.3 with a prefetch 2 KiB ahead (1 KiB: 24.2, 3 KiB: 25.0;
+    /// 8192 x 2048 matrices, 142 MB cycled). Four rows at a time with independent chains was slower (17.6). The
+    /// interleaved Q4_0 gemv gains as much: the 1B Q4_0 file generated 26.2-26.7 tokens/s without, 28.8-32.4 with.
+    /// Prefetching past the last row is harmless: a prefetch never faults.
+    /// </summary>
+    internal const int WeightPrefetchBytes = 2048;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q8_0(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 34, a += 34)
         {
+            Sse.Prefetch0(w + WeightPrefetchBytes);
             var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var s = DotI8(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
