@@ -2,6 +2,11 @@ using Loom.Tensors;
 
 namespace Loom.Tensors.Tests;
 
+/// <summary>Runs alone: a call made while another test class holds the pool runs inline, and the tests below need it to run on the workers.</summary>
+[CollectionDefinition("compute-pool", DisableParallelization = true)]
+public sealed class ComputePoolCollection;
+
+[Collection("compute-pool")]
 public class ComputePoolTests
 {
     private unsafe struct FillBody : IRangeBody

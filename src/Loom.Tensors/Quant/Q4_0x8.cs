@@ -93,21 +93,10 @@ internal static unsafe class Q4_0x8
             s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)(x + 12)).AsSByte()));
             s16 = Avx2.Add(s16, Avx2.MultiplyAddAdjacent(Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low), Vector256.Create(*(int*)(x + 28)).AsSByte()));
             var isum = Avx2.Subtract(Avx2.MultiplyAddAdjacent(s16, ones), Vector256.Create(corr[i]));
-            var scale = Avx.Multiply(HalfToSingle(group), Vector256.Create(da[i]));
+            var scale = Avx.Multiply(HalfTile.F16.Load8((ushort*)group), Vector256.Create(da[i]));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), scale, acc);
         }
         Avx.Store(y, acc);
-    }
-
-    /// <summary>Eight f16 values to f32, exactly for normal and subnormal numbers (scales are never inf or NaN).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> HalfToSingle(byte* p)
-    {
-        var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
-        var magnitude = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x7FFFu)), 13).AsSingle();
-        var sign = Avx2.ShiftLeftLogical(Avx2.And(h, Vector256.Create(0x8000u)), 16).AsSingle();
-        // Exponent bias 15 -> 127 is a multiplication by 2^112, which also normalises f16 subnormals.
-        return Avx.Or(Avx.Multiply(magnitude, Vector256.Create(BitConverter.UInt32BitsToSingle(0x77800000))), sign);
     }
 
     /// <summary>Native memory holding a repacked matrix (in huge pages from 2 MiB on), freed when the matrix is collected.</summary>

@@ -113,8 +113,8 @@ internal static unsafe class Q4_Kx8
             var isum = Vector256<int>.Zero;
             var imin = Vector256<int>.Zero;
             var da = Vector256.Create(*(float*)a);
-            var scale = Avx.Multiply(Q4_0x8.HalfToSingle(group), da);
-            var scaleMin = Avx.Multiply(Q4_0x8.HalfToSingle(group + DminAt), da);
+            var scale = Avx.Multiply(HalfTile.F16.Load8((ushort*)group), da);
+            var scaleMin = Avx.Multiply(HalfTile.F16.Load8((ushort*)(group + DminAt)), da);
             for (int c = 0; c < 4; c++)
             {
                 byte* q = group + QuantsAt + 256 * c;
@@ -155,8 +155,8 @@ internal static unsafe class Q4_Kx8
         byte* a1 = a + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
         for (int i = 0; i < nb; i++, group += BlockBytes, a += 292, a1 += 292, a2 += 292, a3 += 292)
         {
-            var dw = Q4_0x8.HalfToSingle(group);
-            var dmin = Q4_0x8.HalfToSingle(group + DminAt);
+            var dw = HalfTile.F16.Load8((ushort*)group);
+            var dmin = HalfTile.F16.Load8((ushort*)(group + DminAt));
             var s0 = Avx.Multiply(dw, Vector256.Create(*(float*)a)); var m0 = Avx.Multiply(dmin, Vector256.Create(*(float*)a));
             var s1 = Avx.Multiply(dw, Vector256.Create(*(float*)a1)); var m1 = Avx.Multiply(dmin, Vector256.Create(*(float*)a1));
             var s2 = Avx.Multiply(dw, Vector256.Create(*(float*)a2)); var m2 = Avx.Multiply(dmin, Vector256.Create(*(float*)a2));
