@@ -48,13 +48,14 @@ public class KillResumeTests
             File.WriteAllText(Path.Combine(root, "config.json"), """
                 {"model": {"vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
                            "num_key_value_heads": 2, "intermediate_size": 64, "max_position_embeddings": 32},
-                 "training": {"steps": 40, "batch_size": 2, "context": 16, "lr": 0.003, "warmup_steps": 2,
+                 "training": {"steps": 240, "batch_size": 2, "context": 16, "lr": 0.003, "warmup_steps": 2,
                               "eval_every": 20, "eval_batches": 1, "checkpoint_every": 5, "vocab_size": 300}}
                 """);
             string[] common = ["train", "lm", "--config", "config.json", "--data", "text.txt", "--out"];
             RunToEnd(root, [.. common, "whole"]);
 
-            // Kill as soon as a checkpoint exists past the first one: mid-step or even mid-write.
+            // Kill as soon as a checkpoint exists past the second one: mid-step or even mid-write. The 240 steps leave
+            // the polling loop seconds, not milliseconds, to see it on a loaded machine before training ends.
             string ckdir = Path.Combine(root, "killed", "checkpoints");
             using (var p = Start(root, [.. common, "killed"]))
             {
@@ -77,7 +78,7 @@ public class KillResumeTests
 
             var expected = Losses(Path.Combine(root, "whole"));
             var resumed = Losses(Path.Combine(root, "killed"));
-            Assert.Equal(Enumerable.Range(1, 40), resumed.Select(r => r.Step));
+            Assert.Equal(Enumerable.Range(1, 240), resumed.Select(r => r.Step));
             Assert.Equal(expected, resumed);
         }
         finally { Directory.Delete(root, true); }

@@ -141,6 +141,7 @@ public sealed class GgufHostileTests : IDisposable
             }
         }
         Assert.True(rejected > 300, $"only {rejected} of 600 mutations were rejected");
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"fuzzing took {sw.Elapsed}");
+        // A hang guard, not a speed test: generous for a loaded 2-core CI machine (typically a few seconds).
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(120), $"fuzzing took {sw.Elapsed}");
     }
 }

@@ -131,25 +131,34 @@ public sealed class ErrorTests(ServerFixture f)
     [Fact]
     public async Task FullQueueIs429()
     {
-        await using var server = await LoomServer.StartAsync(new ServerOptions { Port = 0, Parallel = 1, QueueCapacity = 1 }, [SlowModel.Load(5)]);
+        // The model's forward pass waits on a gate, so A holds the only slot for as long as the test needs,
+        // however slow the machine (a fixed delay left a window that a GC pause could close).
+        using var gate = new ManualResetEventSlim(false);
+        await using var server = await LoomServer.StartAsync(new ServerOptions { Port = 0, Parallel = 1, QueueCapacity = 1 }, [SlowModel.Load(0, gate)]);
         using var http = new HttpClient { BaseAddress = server.Url };
         var engine = server.Engines[0];
         object Long(int seed) => new { messages = new[] { new { role = "user", content = "hi" } }, max_tokens = 60, seed, stream = true };
-        // A holds the only slot...
-        using var a = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Long(1)) }, HttpCompletionOption.ResponseHeadersRead);
-        await WaitFor(() => engine.ActiveSequences == 1 && engine.QueueLength == 0);
-        // ... B waits in the queue ...
-        var b = http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Long(2)) }, HttpCompletionOption.ResponseHeadersRead);
-        await WaitFor(() => engine.QueueLength == 1);
-        // ... so C is refused.
-        var (status, json) = await ServerFixture.PostAsync(http, "v1/chat/completions", ServerFixture.Json(Long(3)));
-        Assert.Equal(429, status);
-        AssertError(json, null, "rate_limit_error");
-        var (text, finish, _) = await ServerFixture.ReadChatStreamAsync(a);
-        Assert.Equal("length", finish);
-        using var bResp = await b;
-        Assert.Equal(HttpStatusCode.OK, bResp.StatusCode);
-        await ServerFixture.ReadChatStreamAsync(bResp);
+        try
+        {
+            // A holds the only slot...
+            var aSend = http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Long(1)) }, HttpCompletionOption.ResponseHeadersRead);
+            await WaitFor(() => engine.ActiveSequences == 1 && engine.QueueLength == 0);
+            // ... B waits in the queue ...
+            var b = http.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Long(2)) }, HttpCompletionOption.ResponseHeadersRead);
+            await WaitFor(() => engine.QueueLength == 1);
+            // ... so C is refused.
+            var (status, json) = await ServerFixture.PostAsync(http, "v1/chat/completions", ServerFixture.Json(Long(3)));
+            Assert.Equal(429, status);
+            AssertError(json, null, "rate_limit_error");
+            gate.Set();
+            using var a = await aSend;
+            var (text, finish, _) = await ServerFixture.ReadChatStreamAsync(a);
+            Assert.Equal("length", finish);
+            using var bResp = await b;
+            Assert.Equal(HttpStatusCode.OK, bResp.StatusCode);
+            await ServerFixture.ReadChatStreamAsync(bResp);
+        }
+        finally { gate.Set(); }
     }
 
     internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 20000)

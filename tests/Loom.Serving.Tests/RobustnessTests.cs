@@ -108,7 +108,8 @@ public sealed class RobustnessTests(ServerFixture f)
     {
         // A slowed model (20 ms a step) so the sequence is surely still generating when the client leaves.
         await using var server = await Hosting.LoomServer.StartAsync(new Hosting.ServerOptions { Port = 0, Parallel = 2 }, [SlowModel.Load(20)]);
-        using var http = new HttpClient { BaseAddress = server.Url };
+        // No draining: disposing the unfinished response closes the socket at once (the default drains up to 2 s).
+        using var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = server.Url };
         var engine = server.Engines[0];
         using var cts = new CancellationTokenSource();
         var req = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = ServerFixture.Json(Story(5, 200, true)) };
