@@ -91,22 +91,55 @@ public sealed class ErrorTests(ServerFixture f)
         AssertError(JsonDocument.Parse(await route.Content.ReadAsStringAsync()).RootElement, null, "not_found_error");
     }
 
+    private static string OversizedChat() => "{\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('a', 2 << 20) + "\"}]}";
+
     [Fact]
-    public async Task OversizedBodyIs413()
+    public async Task OversizedBodyIs413EvenWhenTheClientSendsItWhole()
     {
-        // A client that streams 2 MiB at a server that has already answered 413 and closed can see a broken
-        // pipe instead of the answer; "Expect: 100-continue" (what curl sends for large bodies) makes it wait
-        // for the server's verdict first, and the long timeout keeps a loaded CI machine from sending anyway.
-        var big = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('a', 2 << 20) + "\"}]}";
+        // Most clients send the whole body without waiting ("Expect: 100-continue" off, HttpClient's default): the
+        // server reads it to the end before answering, so they get the 413, not a broken pipe. Twice on one
+        // connection, and the server still answers afterwards.
+        for (int i = 0; i < 2; i++)
+        {
+            var (status, json) = await ServerFixture.PostAsync(f.Http, "v1/chat/completions", ServerFixture.Raw(OversizedChat()));
+            Assert.Equal(413, status);
+            AssertError(json, null, "invalid_request_error");
+            Assert.Contains("1,048,576", json.GetProperty("error").GetProperty("message").GetString());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await f.Http.GetAsync("health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task OversizedChunkedBodyIs413()
+    {
+        // No Content-Length (chunked transfer): the limit is enforced on the bytes as they arrive.
+        var content = new StreamContent(new NoLengthStream(Encoding.UTF8.GetBytes(OversizedChat())));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var (status, json) = await ServerFixture.PostAsync(f.Http, "v1/chat/completions", content);
+        Assert.Equal(413, status);
+        AssertError(json, null);
+    }
+
+    [Fact]
+    public async Task OversizedBodyIs413WithExpectContinue()
+    {
+        // With "Expect: 100-continue" (what curl sends for large bodies) the client waits for the server's verdict
+        // and never sends the body; the long timeout keeps a loaded CI machine from sending it anyway.
         using var http = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromSeconds(60) })
         {
             BaseAddress = f.Url,
             Timeout = TimeSpan.FromSeconds(60),
         };
         http.DefaultRequestHeaders.ExpectContinue = true;
-        var (status, json) = await ServerFixture.PostAsync(http, "v1/chat/completions", ServerFixture.Raw(big));
+        var (status, json) = await ServerFixture.PostAsync(http, "v1/chat/completions", ServerFixture.Raw(OversizedChat()));
         Assert.Equal(413, status);
         AssertError(json, null);
+    }
+
+    /// <summary>A readable stream that does not tell its length, so HttpClient sends it chunked.</summary>
+    private sealed class NoLengthStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
     }
 
     [Fact]

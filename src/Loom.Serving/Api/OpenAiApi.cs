@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 namespace Loom.Serving.Api;
 
 /// <summary>The /v1 endpoints: request parsing and validation, then the engine of the model asked for.</summary>
-internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
+internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines, long maxBodyBytes)
 {
     private static readonly long Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
@@ -41,7 +41,7 @@ internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
 
     public async Task ChatCompletions(HttpContext ctx)
     {
-        using var doc = await ReadJson(ctx);
+        using var doc = await RequestBody.ReadJson(ctx, maxBodyBytes);
         var a = new JsonArgs(doc.RootElement);
         var engine = Engine(a);
         var messages = ChatPrompt.Parse(a);
@@ -52,7 +52,7 @@ internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
 
     public async Task Completions(HttpContext ctx)
     {
-        using var doc = await ReadJson(ctx);
+        using var doc = await RequestBody.ReadJson(ctx, maxBodyBytes);
         var a = new JsonArgs(doc.RootElement);
         var engine = Engine(a);
         var args = GenerationArgs.Parse(a, chat: false);
@@ -65,7 +65,7 @@ internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
 
     public async Task Embeddings(HttpContext ctx)
     {
-        using var doc = await ReadJson(ctx);
+        using var doc = await RequestBody.ReadJson(ctx, maxBodyBytes);
         var a = new JsonArgs(doc.RootElement);
         var engine = Engine(a);
         string format = a.String("encoding_format") ?? "float";
@@ -158,23 +158,6 @@ internal sealed class OpenAiApi(IReadOnlyList<BatchEngine> engines)
 
     private ApiException UnknownModel(string name) =>
         new(404, $"the model '{name}' does not exist; this server has {string.Join(", ", engines.Select(e => e.Model.Name))}", "model", "model_not_found");
-
-    /// <summary>Parses the body; 413 past the size limit, 400 for anything that is not JSON.</summary>
-    private static async Task<JsonDocument> ReadJson(HttpContext ctx)
-    {
-        try
-        {
-            return await JsonDocument.ParseAsync(ctx.Request.Body, new JsonDocumentOptions { MaxDepth = 64 }, ctx.RequestAborted);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw new ApiException(413, $"the request body is larger than the server's limit ({e.Message})", null, "request_too_large");
-        }
-        catch (JsonException e)
-        {
-            throw new ApiException(400, $"the request body is not valid JSON: {e.Message}", null, "invalid_json");
-        }
-    }
 
     private static async Task WriteJson(HttpContext ctx, Action<Utf8JsonWriter> write)
     {

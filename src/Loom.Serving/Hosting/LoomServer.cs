@@ -26,11 +26,13 @@ public sealed class LoomServer : IAsyncDisposable
     private readonly List<BatchEngine> _engines;
     private readonly ServerMetrics _metrics = new();
     private readonly byte[][] _keyHashes;
+    private readonly long _maxBodyBytes;
 
     private LoomServer(WebApplication app, List<BatchEngine> engines, ServerOptions options)
     {
         _app = app;
         _engines = engines;
+        _maxBodyBytes = options.MaxBodyBytes;
         _keyHashes = options.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
     }
 
@@ -64,7 +66,8 @@ public sealed class LoomServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // The API enforces MaxBodyBytes itself, draining an oversized body before its 413 (see RequestBody).
+            k.Limits.MaxRequestBodySize = Api.RequestBody.HardLimit(options.MaxBodyBytes);
             k.AddServerHeader = false;
             if (options.Host == "localhost") k.ListenLocalhost(options.Port);
             else if (IPAddress.TryParse(options.Host, out var ip)) k.Listen(ip, options.Port);
@@ -105,7 +108,7 @@ public sealed class LoomServer : IAsyncDisposable
             finally { _metrics.Request(ctx.Request.Path, ctx.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds); }
         });
 
-        var api = new OpenAiApi(_engines);
+        var api = new OpenAiApi(_engines, _maxBodyBytes);
         app.MapGet("/v1/models", api.Models);
         app.MapGet("/v1/models/{id}", (HttpContext ctx, string id) => api.Model(ctx, id));
         app.MapPost("/v1/chat/completions", api.ChatCompletions);
