@@ -26,13 +26,11 @@ public sealed class LoomServer : IAsyncDisposable
     private readonly List<BatchEngine> _engines;
     private readonly ServerMetrics _metrics = new();
     private readonly byte[][] _keyHashes;
-    private readonly long _maxBodyBytes;
 
     private LoomServer(WebApplication app, List<BatchEngine> engines, ServerOptions options)
     {
         _app = app;
         _engines = engines;
-        _maxBodyBytes = options.MaxBodyBytes;
         _keyHashes = options.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k))).ToArray();
     }
 
@@ -75,7 +73,7 @@ public sealed class LoomServer : IAsyncDisposable
         });
         var app = builder.Build();
         var server = new LoomServer(app, engines, options);
-        server.Map(app);
+        server.Map(app, options.MaxBodyBytes);
         try { await app.StartAsync(); }
         catch
         {
@@ -88,7 +86,7 @@ public sealed class LoomServer : IAsyncDisposable
         return server;
     }
 
-    private void Map(WebApplication app)
+    private void Map(WebApplication app, long maxBodyBytes)
     {
         app.Use(async (ctx, next) =>
         {
@@ -108,7 +106,7 @@ public sealed class LoomServer : IAsyncDisposable
             finally { _metrics.Request(ctx.Request.Path, ctx.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds); }
         });
 
-        var api = new OpenAiApi(_engines, _maxBodyBytes);
+        var api = new OpenAiApi(_engines, maxBodyBytes);
         app.MapGet("/v1/models", api.Models);
         app.MapGet("/v1/models/{id}", (HttpContext ctx, string id) => api.Model(ctx, id));
         app.MapPost("/v1/chat/completions", api.ChatCompletions);

@@ -75,10 +75,7 @@ internal static unsafe class Q4_0x8
         {
             byte* q = group + 16;
             sbyte* x = (sbyte*)(a + 2);
-            // A group's block is 144 bytes: three prefetches cover every line it spans (see QuantDot.WeightPrefetchBytes).
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes);
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes + 64);
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes + 128);
+            QuantDot.PrefetchAhead(group, 3);   // a group's block is 144 bytes
             // Eight maddubs results per int16 lane stay below 8 * 2 * 15 * 127 = 30,480: no saturation.
             var v = Avx.LoadVector256(q);
             var s16 = Avx2.MultiplyAddAdjacent(Avx2.And(v, low), Vector256.Create(*(int*)x).AsSByte());

@@ -112,10 +112,7 @@ internal static unsafe class Q4_Kx8
         {
             var isum = Vector256<int>.Zero;
             var imin = Vector256<int>.Zero;
-            // The 160-byte header ahead; each chunk below prefetches its own 256 bytes (see QuantDot.WeightPrefetchBytes).
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes);
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes + 64);
-            Sse.Prefetch0(group + QuantDot.WeightPrefetchBytes + 128);
+            QuantDot.PrefetchAhead(group, 3);   // the 160-byte header; each chunk below prefetches its own 256 bytes
             var da = Vector256.Create(*(float*)a);
             var scale = Avx.Multiply(HalfTile.F16.Load8((ushort*)group), da);
             var scaleMin = Avx.Multiply(HalfTile.F16.Load8((ushort*)(group + DminAt)), da);
@@ -123,10 +120,7 @@ internal static unsafe class Q4_Kx8
             {
                 byte* q = group + QuantsAt + 256 * c;
                 sbyte* x = (sbyte*)(a + 4 + 64 * c);
-                Sse.Prefetch0(q + QuantDot.WeightPrefetchBytes);
-                Sse.Prefetch0(q + QuantDot.WeightPrefetchBytes + 64);
-                Sse.Prefetch0(q + QuantDot.WeightPrefetchBytes + 128);
-                Sse.Prefetch0(q + QuantDot.WeightPrefetchBytes + 192);
+                QuantDot.PrefetchAhead(q, 4);
                 // Eight maddubs results per int16 lane stay below 8 * 2 * 15 * 128 = 30,720: no saturation.
                 var lo16 = Vector256<short>.Zero;
                 var hi16 = Vector256<short>.Zero;

@@ -112,13 +112,27 @@ internal static unsafe class QuantDot
     /// </summary>
     internal const int WeightPrefetchBytes = 2048;
 
+    /// <summary>
+    /// Prefetches the <paramref name="lines"/> (1 to 4) cache lines that start <see cref="WeightPrefetchBytes"/> past
+    /// <paramref name="block"/>. Called with a constant count, so the inlined tests fold away.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchAhead(byte* block, int lines)
+    {
+        byte* p = block + WeightPrefetchBytes;
+        Sse.Prefetch0(p);
+        if (lines > 1) Sse.Prefetch0(p + 64);
+        if (lines > 2) Sse.Prefetch0(p + 128);
+        if (lines > 3) Sse.Prefetch0(p + 192);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q8_0(byte* w, byte* a, int nb, float* tab)
     {
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 34, a += 34)
         {
-            Sse.Prefetch0(w + WeightPrefetchBytes);
+            PrefetchAhead(w, 1);
             var d = Vector256.Create(F16(tab, w) * F16(tab, a));
             var s = DotI8(Avx.LoadVector256((sbyte*)(w + 2)), Avx.LoadVector256((sbyte*)(a + 2)));
             acc = Fma.MultiplyAdd(d, Avx.ConvertToVector256Single(s), acc);
@@ -343,9 +357,7 @@ internal static unsafe class QuantDot
         var accM = Vector128<float>.Zero;
         for (int i = 0; i < nb; i++, w += 144, a += 292)
         {
-            Sse.Prefetch0(w + WeightPrefetchBytes);
-            Sse.Prefetch0(w + WeightPrefetchBytes + 64);
-            Sse.Prefetch0(w + WeightPrefetchBytes + 128);
+            PrefetchAhead(w, 3);   // 144-byte blocks
             float ad = *(float*)a;
             float d = ad * F16(tab, w);
             float dmin = -ad * F16(tab, w + 2);
@@ -455,10 +467,7 @@ internal static unsafe class QuantDot
         var acc = Vector256<float>.Zero;
         for (int i = 0; i < nb; i++, w += 210, a += 292)
         {
-            Sse.Prefetch0(w + WeightPrefetchBytes);
-            Sse.Prefetch0(w + WeightPrefetchBytes + 64);
-            Sse.Prefetch0(w + WeightPrefetchBytes + 128);
-            Sse.Prefetch0(w + WeightPrefetchBytes + 192);
+            PrefetchAhead(w, 4);   // 210-byte blocks
             float d = *(float*)a * F16(tab, w + 208);
             byte* q4 = w;
             byte* qh = w + 128;

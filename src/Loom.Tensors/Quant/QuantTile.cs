@@ -50,8 +50,7 @@ internal static unsafe class QuantTile
         nint s = (nint)aStride;
         for (int i = 0; i < nb; i++, w += bb, a0 += 34)
         {
-            // Blocks are under 64 bytes: one prefetch each covers every line (see QuantDot.WeightPrefetchBytes).
-            Sse.Prefetch0(w + QuantDot.WeightPrefetchBytes);
+            QuantDot.PrefetchAhead(w, 1);   // blocks are under 64 bytes: one line each covers them all
             var dw = Vector256.Create(tab[*(ushort*)w]);
             var x = TBlock.Codes(w);
             var ax = Avx2.Abs(x);
