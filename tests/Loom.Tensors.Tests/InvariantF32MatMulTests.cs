@@ -39,6 +39,8 @@ public class InvariantF32MatMulTests
     [InlineData(7, 40, 13)]     // a K tail in every tile
     [InlineData(9, 9, 5)]       // K below one vector
     [InlineData(37, 70, 100)]   // more than one token block, odd rows
+    [InlineData(8, 301, 260)]   // several pool chunks, rows left over in the last, a K tail; tiles prefetch their successors
+    [InlineData(1, 301, 260)]
     public void EqualsTheScalarOrderAndADoubleProduct(int tokens, int rows, int cols)
     {
         var rng = new Random(tokens * 1000 + rows + cols);

@@ -13,14 +13,19 @@ namespace Loom.Tensors.Quant;
 /// row kernels (one dot product order for one token, another for 4-16, the SGEMM's for more) do not give.
 /// Tiles: two weight rows x four tokens (each loaded weight vector feeds four FMAs, each token vector two), and eight
 /// rows x one token for the tokens left over; the eight accumulators of a tile are reduced together by two levels of
-/// horizontal adds, which add the lanes in exactly the order above.
+/// horizontal adds, which add the lanes in exactly the order above. Each tile prefetches the rows of the tile after it
+/// (a served model's weights come from L3 or DRAM, and three or eight row streams alone leave the loads waiting);
+/// prefetches change no result.
 /// </summary>
 public static unsafe class InvariantF32MatMul
 {
     public static bool Supported => Avx.IsSupported && Fma.IsSupported;
 
-    /// <summary>Rows per pool chunk (chunks are taken dynamically, so a thread slowed by the machine does not hold up the step).</summary>
-    private const int ChunkRows = 64;
+    /// <summary>
+    /// Rows per pool chunk (chunks are taken dynamically, so a thread slowed by the machine does not hold up the step): a
+    /// multiple of both tiles' heights, so only a matrix's last chunk has rows left over for the one-output dot.
+    /// </summary>
+    private const int ChunkRows = 96;
 
     /// <summary>Tokens per pass over a chunk's rows: their activations stay in L1/L2 while the rows go by.</summary>
     private const int TokenBlock = 32;
@@ -98,7 +103,12 @@ public static unsafe class InvariantF32MatMul
             int te = Math.Min(t4, tb + TokenBlock);
             int r = r0;
             for (; r + 3 <= r1; r += 3)
-                for (int t = tb; t < te; t += 4) Tile3x4(w + (long)r * k, x + (long)t * k, k, y + (long)t * rows + r, rows, lanes);
+            {
+                // The first pass over these rows brings the next three in; the passes for later tokens find them in L1.
+                float* next = r + 6 <= r1 ? w + (long)(r + 3) * k : null;
+                for (int t = tb; t < te; t += 4)
+                    Tile3x4(w + (long)r * k, x + (long)t * k, k, y + (long)t * rows + r, rows, lanes, t == tb ? next : null);
+            }
             for (; r + 2 <= r1; r += 2)
                 for (int t = tb; t < te; t += 4) Tile2x4(w + (long)r * k, x + (long)t * k, k, y + (long)t * rows + r, rows, lanes);
             for (; r < r1; r++)
@@ -109,7 +119,7 @@ public static unsafe class InvariantF32MatMul
             float* xt = x + (long)t * k;
             float* yt = y + (long)t * rows;
             int r = r0;
-            for (; r + 8 <= r1; r += 8) Tile8x1(w + (long)r * k, xt, k, yt + r, lanes);
+            for (; r + 8 <= r1; r += 8) Tile8x1(w + (long)r * k, xt, k, yt + r, lanes, t == t4 && r + 16 <= r1 ? w + (long)(r + 8) * k : null);
             for (; r < r1; r++) yt[r] = Dot(w + (long)r * k, xt, k);
         }
     }
@@ -175,29 +185,36 @@ public static unsafe class InvariantF32MatMul
     }
 
     /// <summary>Rows w0, w0 + k, w0 + 2k against tokens x .. x + 3k: y[t * ldy + {0, 1, 2}]. Twelve accumulators: each
-    /// loaded weight vector feeds four FMAs and each token vector three (7 loads per 12 FMAs, against 6 per 8 in 2x4).</summary>
+    /// loaded weight vector feeds four FMAs and each token vector three (7 loads per 12 FMAs, against 6 per 8 in 2x4).
+    /// The three rows at <paramref name="next"/>, when given, are prefetched as the tile goes (otherwise its own rows are,
+    /// which costs a load slot and saves a branch).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile3x4(float* w0, float* x0, int k, float* y, long ldy, float* lanes)
+    private static void Tile3x4(float* w0, float* x0, int k, float* y, long ldy, float* lanes, float* next)
     {
-        float* w1 = w0 + k, w2 = w1 + k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
         var a00 = Vector256<float>.Zero; var a01 = Vector256<float>.Zero; var a02 = Vector256<float>.Zero; var a03 = Vector256<float>.Zero;
         var a10 = Vector256<float>.Zero; var a11 = Vector256<float>.Zero; var a12 = Vector256<float>.Zero; var a13 = Vector256<float>.Zero;
         var a20 = Vector256<float>.Zero; var a21 = Vector256<float>.Zero; var a22 = Vector256<float>.Zero; var a23 = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 8 <= k; i += 8)
+        // Pointers and two strides rather than seven row pointers: the loop then fits the general registers.
+        long k1 = k, k3 = 3 * k1;
+        float* wp = w0, xp = x0, pf = next != null ? next : w0, wEnd = w0 + (k & ~7);
+        for (; wp < wEnd; wp += 8, xp += 8, pf += 8)
         {
-            var v0 = Avx.LoadVector256(w0 + i);
-            var v1 = Avx.LoadVector256(w1 + i);
-            var v2 = Avx.LoadVector256(w2 + i);
-            var t = Avx.LoadVector256(x0 + i);
+            Sse.Prefetch0(pf);
+            Sse.Prefetch0(pf + k1);
+            Sse.Prefetch0(pf + 2 * k1);
+            var v0 = Avx.LoadVector256(wp);
+            var v1 = Avx.LoadVector256(wp + k1);
+            var v2 = Avx.LoadVector256(wp + 2 * k1);
+            var t = Avx.LoadVector256(xp);
             a00 = Fma.MultiplyAdd(v0, t, a00); a10 = Fma.MultiplyAdd(v1, t, a10); a20 = Fma.MultiplyAdd(v2, t, a20);
-            t = Avx.LoadVector256(x1 + i);
+            t = Avx.LoadVector256(xp + k1);
             a01 = Fma.MultiplyAdd(v0, t, a01); a11 = Fma.MultiplyAdd(v1, t, a11); a21 = Fma.MultiplyAdd(v2, t, a21);
-            t = Avx.LoadVector256(x2 + i);
+            t = Avx.LoadVector256(xp + 2 * k1);
             a02 = Fma.MultiplyAdd(v0, t, a02); a12 = Fma.MultiplyAdd(v1, t, a12); a22 = Fma.MultiplyAdd(v2, t, a22);
-            t = Avx.LoadVector256(x3 + i);
+            t = Avx.LoadVector256(xp + k3);
             a03 = Fma.MultiplyAdd(v0, t, a03); a13 = Fma.MultiplyAdd(v1, t, a13); a23 = Fma.MultiplyAdd(v2, t, a23);
         }
+        int i = k & ~7;
         var s01 = Reduce8(a00, a01, a02, a03, a10, a11, a12, a13);   // [r0t0..r0t3 r1t0..r1t3]
         var h = Avx.HorizontalAdd(Avx.HorizontalAdd(a20, a21), Avx.HorizontalAdd(a22, a23));
         var s2 = Sse.Add(h.GetLower(), h.GetUpper());                 // [r2t0..r2t3], the same lane order
@@ -220,9 +237,10 @@ public static unsafe class InvariantF32MatMul
             }
     }
 
-    /// <summary>Rows w .. w + 7k against one token: y[0..8).</summary>
+    /// <summary>Rows w .. w + 7k against one token: y[0..8); the eight rows at <paramref name="next"/>, when given, are
+    /// prefetched a cache line per row every other step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile8x1(float* w, float* x, int k, float* y, float* lanes)
+    private static void Tile8x1(float* w, float* x, int k, float* y, float* lanes, float* next)
     {
         var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
         var a4 = Vector256<float>.Zero; var a5 = Vector256<float>.Zero; var a6 = Vector256<float>.Zero; var a7 = Vector256<float>.Zero;
@@ -230,6 +248,12 @@ public static unsafe class InvariantF32MatMul
         int i = 0;
         for (; i + 8 <= k; i += 8)
         {
+            if (next != null && (i & 15) == 0)
+            {
+                float* n = next + i;
+                Sse.Prefetch0(n); Sse.Prefetch0(n + k1); Sse.Prefetch0(n + 2 * k1); Sse.Prefetch0(n + 3 * k1);
+                Sse.Prefetch0(n + 4 * k1); Sse.Prefetch0(n + 5 * k1); Sse.Prefetch0(n + 6 * k1); Sse.Prefetch0(n + 7 * k1);
+            }
             var t = Avx.LoadVector256(x + i);
             float* wi = w + i;
             a0 = Fma.MultiplyAdd(Avx.LoadVector256(wi), t, a0);
