@@ -389,7 +389,27 @@ public sealed class DecoderBatch : IBatchedLm
             float* lanes = scores + cells;
             float* q = qAll + (long)i * c.QueryWidth + h * d;
             float max = float.NegativeInfinity;
-            for (int j = lo; j <= p; j++)
+            int j0 = lo;
+            if (vector && cap <= 0 && d % 32 == 0)
+            {
+                // Eight keys at a time: each key's products and pair sums as DotVecF32, then the eight reductions at once.
+                var maxv = Vector256.Create(float.NegativeInfinity);
+                var scalev = Vector256.Create(scale);
+                for (; j0 + 8 <= p + 1; j0 += 8)
+                {
+                    float* key = keys + kBase + (long)j0 * d;
+                    var dots = ReduceVecDot8(DotPairs(key, q, d), DotPairs(key + d, q, d), DotPairs(key + 2 * d, q, d),
+                        DotPairs(key + 3 * d, q, d), DotPairs(key + 4 * d, q, d), DotPairs(key + 5 * d, q, d),
+                        DotPairs(key + 6 * d, q, d), DotPairs(key + 7 * d, q, d));
+                    var sc8 = Avx.Multiply(dots, scalev);
+                    Avx.Store(scores + j0, sc8);
+                    maxv = Avx.Max(maxv, sc8);
+                }
+                var m4 = Sse.Max(maxv.GetLower(), maxv.GetUpper());
+                m4 = Sse.Max(m4, Sse.MoveHighToLow(m4, m4));
+                max = Sse.MaxScalar(m4, Sse.Shuffle(m4, m4, 1)).ToScalar();
+            }
+            for (int j = j0; j <= p; j++)
             {
                 float* key = keys + kBase + (long)j * d;
                 float dot = vector ? DotVecF32(key, q, d) : DotVecF32(new(key, d), new(q, d));
@@ -419,6 +439,12 @@ public sealed class DecoderBatch : IBatchedLm
                 sum += GgmlMath.HSum8(new ReadOnlySpan<float>(scores + c8, 8));
             }
             float inv = (float)(1.0 / sum);
+            float* y = att + (long)i * c.Heads * dv + h * dv;
+            if (vector && !_oneTokenChunk)
+            {
+                PValues8(scores, inv, values + vBase, dv, lo, p, y);
+                return;
+            }
             // P·V: cell j accumulates into lane j % 8 (tinyBLAS) or j % 32 (ggml_vec_dot_f32's four 8-lane accumulators).
             new Span<float>(lanes, lanesPerCell * dv).Clear();
             for (int j = lo; j <= p; j++)
@@ -433,7 +459,6 @@ public sealed class DecoderBatch : IBatchedLm
                 }
                 else for (int e = 0; e < dv; e++) acc[e] = MathF.FusedMultiplyAdd(v[e], w, acc[e]);
             }
-            float* y = att + (long)i * c.Heads * dv + h * dv;
             if (_oneTokenChunk)
             {
                 ReduceVecDotLanes(lanes, dv, y);
@@ -448,9 +473,85 @@ public sealed class DecoderBatch : IBatchedLm
         }
     }
 
+    /// <summary>
+    /// P·V in eight lanes over cells (tinyBLAS's order: cell j adds into lane j % 8, in order of j; then
+    /// ((l4 + l0) + (l6 + l2)) + ((l5 + l1) + (l7 + l3))), for cells [lo, p] weighted by scores[j] · inv, with the
+    /// eight lanes of each 8-wide block of the output held in registers instead of memory.
+    /// </summary>
+    internal static unsafe void PValues8(float* scores, float inv, float* values, int dv, int lo, int p, float* y)
+    {
+        var invv = Vector256.Create(inv);
+        int j = lo;
+        for (; j + 8 <= p + 1; j += 8) Avx.Store(scores + j, Avx.Multiply(Avx.LoadVector256(scores + j), invv));
+        for (; j <= p; j++) scores[j] *= inv;
+        int g0 = lo & ~7;
+        for (int e = 0; e < dv; e += 8)
+        {
+            var l0 = Vector256<float>.Zero; var l1 = Vector256<float>.Zero; var l2 = Vector256<float>.Zero; var l3 = Vector256<float>.Zero;
+            var l4 = Vector256<float>.Zero; var l5 = Vector256<float>.Zero; var l6 = Vector256<float>.Zero; var l7 = Vector256<float>.Zero;
+            for (int g = g0; g <= p; g += 8)
+            {
+                float* v = values + (long)g * dv + e;
+                if (g >= lo && g + 7 <= p)
+                {
+                    l0 = Fma.MultiplyAdd(Avx.LoadVector256(v), Vector256.Create(scores[g]), l0);
+                    l1 = Fma.MultiplyAdd(Avx.LoadVector256(v + dv), Vector256.Create(scores[g + 1]), l1);
+                    l2 = Fma.MultiplyAdd(Avx.LoadVector256(v + 2 * dv), Vector256.Create(scores[g + 2]), l2);
+                    l3 = Fma.MultiplyAdd(Avx.LoadVector256(v + 3 * dv), Vector256.Create(scores[g + 3]), l3);
+                    l4 = Fma.MultiplyAdd(Avx.LoadVector256(v + 4 * dv), Vector256.Create(scores[g + 4]), l4);
+                    l5 = Fma.MultiplyAdd(Avx.LoadVector256(v + 5 * dv), Vector256.Create(scores[g + 5]), l5);
+                    l6 = Fma.MultiplyAdd(Avx.LoadVector256(v + 6 * dv), Vector256.Create(scores[g + 6]), l6);
+                    l7 = Fma.MultiplyAdd(Avx.LoadVector256(v + 7 * dv), Vector256.Create(scores[g + 7]), l7);
+                    continue;
+                }
+                // A group cut by lo or p: only its cells inside [lo, p] add (the others may lie past the cache's end).
+                if (g >= lo && g <= p) l0 = Fma.MultiplyAdd(Avx.LoadVector256(v), Vector256.Create(scores[g]), l0);
+                if (g + 1 >= lo && g + 1 <= p) l1 = Fma.MultiplyAdd(Avx.LoadVector256(v + dv), Vector256.Create(scores[g + 1]), l1);
+                if (g + 2 >= lo && g + 2 <= p) l2 = Fma.MultiplyAdd(Avx.LoadVector256(v + 2 * dv), Vector256.Create(scores[g + 2]), l2);
+                if (g + 3 >= lo && g + 3 <= p) l3 = Fma.MultiplyAdd(Avx.LoadVector256(v + 3 * dv), Vector256.Create(scores[g + 3]), l3);
+                if (g + 4 >= lo && g + 4 <= p) l4 = Fma.MultiplyAdd(Avx.LoadVector256(v + 4 * dv), Vector256.Create(scores[g + 4]), l4);
+                if (g + 5 >= lo && g + 5 <= p) l5 = Fma.MultiplyAdd(Avx.LoadVector256(v + 5 * dv), Vector256.Create(scores[g + 5]), l5);
+                if (g + 6 >= lo && g + 6 <= p) l6 = Fma.MultiplyAdd(Avx.LoadVector256(v + 6 * dv), Vector256.Create(scores[g + 6]), l6);
+                if (g + 7 >= lo && g + 7 <= p) l7 = Fma.MultiplyAdd(Avx.LoadVector256(v + 7 * dv), Vector256.Create(scores[g + 7]), l7);
+            }
+            Avx.Store(y + e, Avx.Add(Avx.Add(Avx.Add(l4, l0), Avx.Add(l6, l2)), Avx.Add(Avx.Add(l5, l1), Avx.Add(l7, l3))));
+        }
+    }
+
+    /// <summary>DotVecF32's accumulators for one key, summed pairwise ((a0 + a2) + (a1 + a3)); d is a multiple of 32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector256<float> DotPairs(float* x, float* y, int n)
+    {
+        var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
+        for (int i = 0; i < n; i += 32)
+        {
+            a0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), a0);
+            a1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), a1);
+            a2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), a2);
+            a3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), a3);
+        }
+        return Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+    }
+
+    /// <summary>
+    /// The rest of DotVecF32's reduction for eight keys at once: per key, (hi + lo) then two horizontal adds, which
+    /// here run on eight vectors together and leave the sums as [s0 s2 s4 s6 | s1 s3 s5 s7], put back in order last.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ReduceVecDot8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7)
+    {
+        var t01 = Avx.Add(Avx.Permute2x128(r0, r1, 0x20), Avx.Permute2x128(r0, r1, 0x31));   // [lo+hi of r0 | of r1]
+        var t23 = Avx.Add(Avx.Permute2x128(r2, r3, 0x20), Avx.Permute2x128(r2, r3, 0x31));
+        var t45 = Avx.Add(Avx.Permute2x128(r4, r5, 0x20), Avx.Permute2x128(r4, r5, 0x31));
+        var t67 = Avx.Add(Avx.Permute2x128(r6, r7, 0x20), Avx.Permute2x128(r6, r7, 0x31));
+        var h = Avx.HorizontalAdd(Avx.HorizontalAdd(t01, t23), Avx.HorizontalAdd(t45, t67));
+        return Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+    }
+
     /// <summary>ggml_vec_dot_f32 on AVX2 (vectorised): four 8-lane FMA accumulators over 32-element steps, GGML_F32_VEC_REDUCE, scalar tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float DotVecF32(float* x, float* y, int n)
+    internal static unsafe float DotVecF32(float* x, float* y, int n)
     {
         int np = n & ~31;
         var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
