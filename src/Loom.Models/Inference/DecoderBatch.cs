@@ -393,7 +393,6 @@ public sealed class DecoderBatch : IBatchedLm
             if (vector && cap <= 0 && d % 32 == 0)
             {
                 // Eight keys at a time: each key's products and pair sums as DotVecF32, then the eight reductions at once.
-                var maxv = Vector256.Create(float.NegativeInfinity);
                 var scalev = Vector256.Create(scale);
                 for (; j0 + 8 <= p + 1; j0 += 8)
                 {
@@ -401,13 +400,9 @@ public sealed class DecoderBatch : IBatchedLm
                     var dots = ReduceVecDot8(DotPairs(key, q, d), DotPairs(key + d, q, d), DotPairs(key + 2 * d, q, d),
                         DotPairs(key + 3 * d, q, d), DotPairs(key + 4 * d, q, d), DotPairs(key + 5 * d, q, d),
                         DotPairs(key + 6 * d, q, d), DotPairs(key + 7 * d, q, d));
-                    var sc8 = Avx.Multiply(dots, scalev);
-                    Avx.Store(scores + j0, sc8);
-                    maxv = Avx.Max(maxv, sc8);
+                    Avx.Store(scores + j0, Avx.Multiply(dots, scalev));
                 }
-                var m4 = Sse.Max(maxv.GetLower(), maxv.GetUpper());
-                m4 = Sse.Max(m4, Sse.MoveHighToLow(m4, m4));
-                max = Sse.MaxScalar(m4, Sse.Shuffle(m4, m4, 1)).ToScalar();
+                if (j0 > lo) max = TensorPrimitives.Max(new ReadOnlySpan<float>(scores + lo, j0 - lo));
             }
             for (int j = j0; j <= p; j++)
             {
@@ -484,6 +479,11 @@ public sealed class DecoderBatch : IBatchedLm
         int j = lo;
         for (; j + 8 <= p + 1; j += 8) Avx.Store(scores + j, Avx.Multiply(Avx.LoadVector256(scores + j), invv));
         for (; j <= p; j++) scores[j] *= inv;
+        // A group cut by lo or p runs from a copy: its cells inside [lo, p] with their weights, zeros elsewhere (the
+        // cells past p may lie past the cache's end). A zero cell adds +0, which leaves a lane unchanged: a lane is
+        // never -0, since it starts at +0 and round-to-nearest sums to zero are +0.
+        float* edgeV = stackalloc float[64];
+        float* edgeW = stackalloc float[8];
         int g0 = lo & ~7;
         for (int e = 0; e < dv; e += 8)
         {
@@ -491,34 +491,34 @@ public sealed class DecoderBatch : IBatchedLm
             var l4 = Vector256<float>.Zero; var l5 = Vector256<float>.Zero; var l6 = Vector256<float>.Zero; var l7 = Vector256<float>.Zero;
             for (int g = g0; g <= p; g += 8)
             {
-                float* v = values + (long)g * dv + e;
-                if (g >= lo && g + 7 <= p)
+                float* v = values + (long)g * dv + e, w = scores + g;
+                long stride = dv;
+                if (g < lo || g + 7 > p)
                 {
-                    l0 = Fma.MultiplyAdd(Avx.LoadVector256(v), Vector256.Create(scores[g]), l0);
-                    l1 = Fma.MultiplyAdd(Avx.LoadVector256(v + dv), Vector256.Create(scores[g + 1]), l1);
-                    l2 = Fma.MultiplyAdd(Avx.LoadVector256(v + 2 * dv), Vector256.Create(scores[g + 2]), l2);
-                    l3 = Fma.MultiplyAdd(Avx.LoadVector256(v + 3 * dv), Vector256.Create(scores[g + 3]), l3);
-                    l4 = Fma.MultiplyAdd(Avx.LoadVector256(v + 4 * dv), Vector256.Create(scores[g + 4]), l4);
-                    l5 = Fma.MultiplyAdd(Avx.LoadVector256(v + 5 * dv), Vector256.Create(scores[g + 5]), l5);
-                    l6 = Fma.MultiplyAdd(Avx.LoadVector256(v + 6 * dv), Vector256.Create(scores[g + 6]), l6);
-                    l7 = Fma.MultiplyAdd(Avx.LoadVector256(v + 7 * dv), Vector256.Create(scores[g + 7]), l7);
-                    continue;
+                    for (int m = 0; m < 8; m++)
+                    {
+                        bool inside = g + m >= lo && g + m <= p;
+                        Avx.Store(edgeV + 8 * m, inside ? Avx.LoadVector256(v + (long)m * dv) : Vector256<float>.Zero);
+                        edgeW[m] = inside ? w[m] : 0f;
+                    }
+                    v = edgeV;
+                    w = edgeW;
+                    stride = 8;
                 }
-                // A group cut by lo or p: only its cells inside [lo, p] add (the others may lie past the cache's end).
-                if (g >= lo && g <= p) l0 = Fma.MultiplyAdd(Avx.LoadVector256(v), Vector256.Create(scores[g]), l0);
-                if (g + 1 >= lo && g + 1 <= p) l1 = Fma.MultiplyAdd(Avx.LoadVector256(v + dv), Vector256.Create(scores[g + 1]), l1);
-                if (g + 2 >= lo && g + 2 <= p) l2 = Fma.MultiplyAdd(Avx.LoadVector256(v + 2 * dv), Vector256.Create(scores[g + 2]), l2);
-                if (g + 3 >= lo && g + 3 <= p) l3 = Fma.MultiplyAdd(Avx.LoadVector256(v + 3 * dv), Vector256.Create(scores[g + 3]), l3);
-                if (g + 4 >= lo && g + 4 <= p) l4 = Fma.MultiplyAdd(Avx.LoadVector256(v + 4 * dv), Vector256.Create(scores[g + 4]), l4);
-                if (g + 5 >= lo && g + 5 <= p) l5 = Fma.MultiplyAdd(Avx.LoadVector256(v + 5 * dv), Vector256.Create(scores[g + 5]), l5);
-                if (g + 6 >= lo && g + 6 <= p) l6 = Fma.MultiplyAdd(Avx.LoadVector256(v + 6 * dv), Vector256.Create(scores[g + 6]), l6);
-                if (g + 7 >= lo && g + 7 <= p) l7 = Fma.MultiplyAdd(Avx.LoadVector256(v + 7 * dv), Vector256.Create(scores[g + 7]), l7);
+                l0 = Fma.MultiplyAdd(Avx.LoadVector256(v), Vector256.Create(w[0]), l0);
+                l1 = Fma.MultiplyAdd(Avx.LoadVector256(v + stride), Vector256.Create(w[1]), l1);
+                l2 = Fma.MultiplyAdd(Avx.LoadVector256(v + 2 * stride), Vector256.Create(w[2]), l2);
+                l3 = Fma.MultiplyAdd(Avx.LoadVector256(v + 3 * stride), Vector256.Create(w[3]), l3);
+                l4 = Fma.MultiplyAdd(Avx.LoadVector256(v + 4 * stride), Vector256.Create(w[4]), l4);
+                l5 = Fma.MultiplyAdd(Avx.LoadVector256(v + 5 * stride), Vector256.Create(w[5]), l5);
+                l6 = Fma.MultiplyAdd(Avx.LoadVector256(v + 6 * stride), Vector256.Create(w[6]), l6);
+                l7 = Fma.MultiplyAdd(Avx.LoadVector256(v + 7 * stride), Vector256.Create(w[7]), l7);
             }
             Avx.Store(y + e, Avx.Add(Avx.Add(Avx.Add(l4, l0), Avx.Add(l6, l2)), Avx.Add(Avx.Add(l5, l1), Avx.Add(l7, l3))));
         }
     }
 
-    /// <summary>DotVecF32's accumulators for one key, summed pairwise ((a0 + a2) + (a1 + a3)); d is a multiple of 32.</summary>
+    /// <summary>DotVecF32's four accumulators over n (a multiple of 32) elements, summed pairwise ((a0 + a2) + (a1 + a3)).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe Vector256<float> DotPairs(float* x, float* y, int n)
     {
@@ -554,15 +554,7 @@ public sealed class DecoderBatch : IBatchedLm
     internal static unsafe float DotVecF32(float* x, float* y, int n)
     {
         int np = n & ~31;
-        var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
-        for (int i = 0; i < np; i += 32)
-        {
-            a0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), a0);
-            a1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), a1);
-            a2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), a2);
-            a3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), a3);
-        }
-        var r = Avx.Add(Avx.Add(a0, a2), Avx.Add(a1, a3));
+        var r = DotPairs(x, y, np);
         var t = Sse.Add(r.GetLower(), r.GetUpper());
         t = Sse3.HorizontalAdd(t, t);
         float sum = Sse3.HorizontalAdd(t, t).ToScalar();
