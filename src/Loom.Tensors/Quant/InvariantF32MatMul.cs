@@ -13,9 +13,10 @@ namespace Loom.Tensors.Quant;
 /// row kernels (one dot product order for one token, another for 4-16, the SGEMM's for more) do not give.
 /// Tiles: two weight rows x four tokens (each loaded weight vector feeds four FMAs, each token vector two), and eight
 /// rows x one token for the tokens left over; the eight accumulators of a tile are reduced together by two levels of
-/// horizontal adds, which add the lanes in exactly the order above. Each tile prefetches the rows of the tile after it
-/// (a served model's weights come from L3 or DRAM, and three or eight row streams alone leave the loads waiting);
-/// prefetches change no result.
+/// horizontal adds, which add the lanes in exactly the order above. Tiles prefetch the rows they come to next (a served
+/// model's weights come from L3 or DRAM, and three or eight row streams alone leave the loads waiting); with several
+/// passes of four tokens over the same rows, every pass prefetches a share, so the weight stream never pauses while a
+/// pass works from L1. Prefetches change no result.
 /// </summary>
 public static unsafe class InvariantF32MatMul
 {
@@ -29,6 +30,9 @@ public static unsafe class InvariantF32MatMul
 
     /// <summary>Tokens per pass over a chunk's rows: their activations stay in L1/L2 while the rows go by.</summary>
     private const int TokenBlock = 32;
+
+    /// <summary>How far ahead the 3x4 tiles prefetch, in rows: two tiles (one tile ahead leaves the loads waiting).</summary>
+    private const int PrefetchRows = 6;
 
     /// <summary>y0 = x · W0ᵀ and, when given, y1 = x · W1ᵀ and y2 = x · W2ᵀ (same K), as one pool job.</summary>
     public static void MatMul(ReadOnlySpan<float> x, int tokens, QuantMatrix w0, Span<float> y0,
@@ -102,12 +106,19 @@ public static unsafe class InvariantF32MatMul
         {
             int te = Math.Min(t4, tb + TokenBlock);
             int r = r0;
+            // Each pass over these rows (four tokens each) prefetches its share of the rows two tiles on, so the weight
+            // stream keeps going through the passes that find their rows in L1 (the rows may lie in the next chunk).
+            int passes = (te - tb) >> 2;
+            long pfStep = Math.Max(1, 16 / passes);
             for (; r + 3 <= r1; r += 3)
             {
-                // The first pass over these rows brings the next three in; the passes for later tokens find them in L1.
-                float* next = r + 6 <= r1 ? w + (long)(r + 3) * k : null;
+                float* ahead = r + PrefetchRows + 3 <= rows ? w + (long)(r + PrefetchRows) * k : null;
                 for (int t = tb; t < te; t += 4)
-                    Tile3x4(w + (long)r * k, x + (long)t * k, k, y + (long)t * rows + r, rows, lanes, t == tb ? next : null);
+                {
+                    float* wr = w + (long)r * k, xt = x + (long)t * k, yt = y + (long)t * rows + r;
+                    if (ahead != null) Tile3x4<Prefetch>(wr, xt, k, yt, rows, lanes, ahead + (long)((t - tb) >> 2) * k / passes, pfStep);
+                    else Tile3x4<NoPrefetch>(wr, xt, k, yt, rows, lanes, null, 0);
+                }
             }
             for (; r + 2 <= r1; r += 2)
                 for (int t = tb; t < te; t += 4) Tile2x4(w + (long)r * k, x + (long)t * k, k, y + (long)t * rows + r, rows, lanes);
@@ -184,36 +195,53 @@ public static unsafe class InvariantF32MatMul
         y[1] = lanes[4]; y[ldy + 1] = lanes[5]; y[2 * ldy + 1] = lanes[6]; y[3 * ldy + 1] = lanes[7];
     }
 
+    /// <summary>Whether a tile issues prefetches: a type argument, so the tile without them has no prefetch code at all.</summary>
+    private interface IPrefetch { static abstract bool On { get; } }
+    private struct Prefetch : IPrefetch { public static bool On => true; }
+    private struct NoPrefetch : IPrefetch { public static bool On => false; }
+
+    /// <summary>The body of <see cref="Tile3x4{P}"/> for one 8-wide step of k: twelve FMAs into the accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step3x4(float* wp, float* xp, long k1,
+        ref Vector256<float> a00, ref Vector256<float> a01, ref Vector256<float> a02, ref Vector256<float> a03,
+        ref Vector256<float> a10, ref Vector256<float> a11, ref Vector256<float> a12, ref Vector256<float> a13,
+        ref Vector256<float> a20, ref Vector256<float> a21, ref Vector256<float> a22, ref Vector256<float> a23)
+    {
+        var v0 = Avx.LoadVector256(wp);
+        var v1 = Avx.LoadVector256(wp + k1);
+        var v2 = Avx.LoadVector256(wp + 2 * k1);
+        var t = Avx.LoadVector256(xp);
+        a00 = Fma.MultiplyAdd(v0, t, a00); a10 = Fma.MultiplyAdd(v1, t, a10); a20 = Fma.MultiplyAdd(v2, t, a20);
+        t = Avx.LoadVector256(xp + k1);
+        a01 = Fma.MultiplyAdd(v0, t, a01); a11 = Fma.MultiplyAdd(v1, t, a11); a21 = Fma.MultiplyAdd(v2, t, a21);
+        t = Avx.LoadVector256(xp + 2 * k1);
+        a02 = Fma.MultiplyAdd(v0, t, a02); a12 = Fma.MultiplyAdd(v1, t, a12); a22 = Fma.MultiplyAdd(v2, t, a22);
+        t = Avx.LoadVector256(xp + 3 * k1);
+        a03 = Fma.MultiplyAdd(v0, t, a03); a13 = Fma.MultiplyAdd(v1, t, a13); a23 = Fma.MultiplyAdd(v2, t, a23);
+    }
+
     /// <summary>Rows w0, w0 + k, w0 + 2k against tokens x .. x + 3k: y[t * ldy + {0, 1, 2}]. Twelve accumulators: each
     /// loaded weight vector feeds four FMAs and each token vector three (7 loads per 12 FMAs, against 6 per 8 in 2x4).
-    /// The three rows at <paramref name="next"/>, when given, are prefetched as the tile goes (otherwise its own rows are,
-    /// which costs a load slot and saves a branch).</summary>
+    /// With <typeparamref name="P"/> on, each 16-wide step prefetches one line of each of the three rows at
+    /// <paramref name="pf"/>, which moves on by <paramref name="pfStep"/> floats a step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile3x4(float* w0, float* x0, int k, float* y, long ldy, float* lanes, float* next)
+    private static void Tile3x4<P>(float* w0, float* x0, int k, float* y, long ldy, float* lanes, float* pf, long pfStep) where P : struct, IPrefetch
     {
         var a00 = Vector256<float>.Zero; var a01 = Vector256<float>.Zero; var a02 = Vector256<float>.Zero; var a03 = Vector256<float>.Zero;
         var a10 = Vector256<float>.Zero; var a11 = Vector256<float>.Zero; var a12 = Vector256<float>.Zero; var a13 = Vector256<float>.Zero;
         var a20 = Vector256<float>.Zero; var a21 = Vector256<float>.Zero; var a22 = Vector256<float>.Zero; var a23 = Vector256<float>.Zero;
-        // Pointers and two strides rather than seven row pointers: the loop then fits the general registers.
-        long k1 = k, k3 = 3 * k1;
-        float* wp = w0, xp = x0, pf = next != null ? next : w0, wEnd = w0 + (k & ~7);
-        for (; wp < wEnd; wp += 8, xp += 8, pf += 8)
+        // Pointers and a stride rather than seven row pointers: the loop then fits the general registers. Two 8-wide
+        // steps a turn (each accumulator still takes its k-blocks in order), so a turn's prefetches cover one line a row.
+        long k1 = k;
+        float* wp = w0, xp = x0, wEnd16 = w0 + (k & ~15);
+        for (; wp < wEnd16; wp += 16, xp += 16, pf += pfStep)
         {
-            Sse.Prefetch0(pf);
-            Sse.Prefetch0(pf + k1);
-            Sse.Prefetch0(pf + 2 * k1);
-            var v0 = Avx.LoadVector256(wp);
-            var v1 = Avx.LoadVector256(wp + k1);
-            var v2 = Avx.LoadVector256(wp + 2 * k1);
-            var t = Avx.LoadVector256(xp);
-            a00 = Fma.MultiplyAdd(v0, t, a00); a10 = Fma.MultiplyAdd(v1, t, a10); a20 = Fma.MultiplyAdd(v2, t, a20);
-            t = Avx.LoadVector256(xp + k1);
-            a01 = Fma.MultiplyAdd(v0, t, a01); a11 = Fma.MultiplyAdd(v1, t, a11); a21 = Fma.MultiplyAdd(v2, t, a21);
-            t = Avx.LoadVector256(xp + 2 * k1);
-            a02 = Fma.MultiplyAdd(v0, t, a02); a12 = Fma.MultiplyAdd(v1, t, a12); a22 = Fma.MultiplyAdd(v2, t, a22);
-            t = Avx.LoadVector256(xp + k3);
-            a03 = Fma.MultiplyAdd(v0, t, a03); a13 = Fma.MultiplyAdd(v1, t, a13); a23 = Fma.MultiplyAdd(v2, t, a23);
+            if (P.On) { Sse.Prefetch0(pf); Sse.Prefetch0(pf + k1); Sse.Prefetch0(pf + 2 * k1); }
+            Step3x4(wp, xp, k1, ref a00, ref a01, ref a02, ref a03, ref a10, ref a11, ref a12, ref a13, ref a20, ref a21, ref a22, ref a23);
+            Step3x4(wp + 8, xp + 8, k1, ref a00, ref a01, ref a02, ref a03, ref a10, ref a11, ref a12, ref a13, ref a20, ref a21, ref a22, ref a23);
         }
+        if ((k & 8) != 0)
+            Step3x4(wp, xp, k1, ref a00, ref a01, ref a02, ref a03, ref a10, ref a11, ref a12, ref a13, ref a20, ref a21, ref a22, ref a23);
         int i = k & ~7;
         var s01 = Reduce8(a00, a01, a02, a03, a10, a11, a12, a13);   // [r0t0..r0t3 r1t0..r1t3]
         var h = Avx.HorizontalAdd(Avx.HorizontalAdd(a20, a21), Avx.HorizontalAdd(a22, a23));
