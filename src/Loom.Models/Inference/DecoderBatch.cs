@@ -670,7 +670,10 @@ public sealed class DecoderBatch : IBatchedLm
         // llama.cpp dots a one-token chunk's scores as tinyBLAS does and a longer chunk's as ggml_vec_dot_f32; an
         // invariant batch always takes the second, whatever else is in the chunk.
         _oneTokenChunk = n == 1 && !_invariant;
-        if (singles > 0) ComputePool.For(singles * _c.Heads, new AttentionBody { Batch = this, Layer = l });
+        // Pairs in chunks of about four, taken as threads come free: tokens at different positions cost different
+        // amounts, and a thread the machine preempts then holds up only its own few pairs.
+        int pairs = singles * _c.Heads;
+        if (singles > 0) ComputePool.For(pairs, new AttentionBody { Batch = this, Layer = l }, Math.Max(ComputePool.Threads, pairs / 4));
     }
 
     [ThreadStatic] private static float[]? _blockScores, _blockKeys, _blockValues;
