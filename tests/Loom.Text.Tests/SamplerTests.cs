@@ -6,6 +6,26 @@ public class SamplerTests
 {
     private static float[] Logits(params float[] v) => v;
 
+    [Theory]
+    [InlineData(4096, 40, 1)]
+    [InlineData(4096, 40, 2)]
+    [InlineData(1000, 1, 3)]
+    [InlineData(37, 5, 4)]
+    [InlineData(9, 8, 5)]
+    [InlineData(130, 129, 6)]
+    public void TopKEqualsAFullSortByLogitThenIndex(int n, int k, int seed)
+    {
+        // Few distinct values (many ties), some -inf, ascending runs: the vector skip must not change the chosen set or order.
+        var rng = new Random(seed);
+        var logits = new float[n];
+        for (int i = 0; i < n; i++)
+            logits[i] = rng.Next(10) == 0 ? float.NegativeInfinity : i % 97 < 10 ? i * 0.01f : rng.Next(12) * 0.5f;
+        var idx = Enumerable.Range(0, n).ToArray();
+        Sampler.TopKDescending(logits, idx, k, new (float, int)[k]);
+        var expected = Enumerable.Range(0, n).OrderByDescending(i => logits[i]).ThenBy(i => i).Take(k).ToArray();
+        Assert.Equal(expected, idx.Take(k).ToArray());
+    }
+
     [Fact]
     public void TemperatureZeroIsArgMax()
     {

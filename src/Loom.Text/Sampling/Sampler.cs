@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Loom.Tensors;
 
 namespace Loom.Text.Sampling;
@@ -12,6 +13,7 @@ public sealed class Sampler
     private readonly Rng _rng;
     private int[] _idx = [];
     private float[] _p = [];
+    private (float, int)[] _keys = [];
     private readonly Dictionary<int, int> _counts = new();
 
     public Sampler(SamplerOptions options)
@@ -37,7 +39,8 @@ public sealed class Sampler
 
         // Keep the candidates in descending logit order; top-k first, so the sort is only over k.
         int k = _o.TopK > 0 ? Math.Min(_o.TopK, n) : n;
-        TopKDescending(logits, idx, k);
+        if (_keys.Length < k) _keys = new (float, int)[k];
+        TopKDescending(logits, idx, k, _keys);
         var cand = idx[..k];
         float max = logits[cand[0]];
         double sum = 0;
@@ -102,28 +105,38 @@ public sealed class Sampler
         return best;
     }
 
-    /// <summary>Moves the k largest (ties: lower index first) to the front of idx, sorted descending.</summary>
-    private static void TopKDescending(ReadOnlySpan<float> logits, Span<int> idx, int k)
+    /// <summary>Moves the k largest (ties: lower index first) to the front of idx (the identity on entry), sorted descending.</summary>
+    internal static void TopKDescending(ReadOnlySpan<float> logits, Span<int> idx, int k, (float, int)[] keys)
     {
         int n = idx.Length;
         if (k < n)
         {
-            // Partial selection: keep a min-heap of the k best seen so far.
+            // Partial selection: keep a min-heap of the k best seen so far. Past the heap, idx[i] is still i, so eight
+            // logits can be tested at once: a block wholly below the heap's minimum holds nothing better, and most do.
             for (int i = k / 2 - 1; i >= 0; i--) SiftDown(logits, idx, i, k);
-            for (int i = k; i < n; i++)
+            int j = k;
+            while (j < n)
             {
-                if (Better(logits, idx[i], idx[0]))
+                if (Vector256.IsHardwareAccelerated && j + 8 <= n &&
+                    Vector256.LessThanAll(Vector256.Create(logits.Slice(j, 8)), Vector256.Create(logits[idx[0]])))
                 {
-                    (idx[0], idx[i]) = (idx[i], idx[0]);
-                    SiftDown(logits, idx, 0, k);
+                    j += 8;
+                    continue;
                 }
+                int end = Math.Min(n, j + 8);
+                for (; j < end; j++)
+                    if (Better(logits, idx[j], idx[0]))
+                    {
+                        (idx[0], idx[j]) = (idx[j], idx[0]);
+                        SiftDown(logits, idx, 0, k);
+                    }
             }
         }
         // Sort the k survivors by (-logit, index): deterministic for equal inputs.
-        var keys = new (float, int)[k];
-        for (int i = 0; i < k; i++) keys[i] = (-logits[idx[i]], idx[i]);
-        Array.Sort(keys);
-        for (int i = 0; i < k; i++) idx[i] = keys[i].Item2;
+        var sorted = keys.AsSpan(0, k);
+        for (int i = 0; i < k; i++) sorted[i] = (-logits[idx[i]], idx[i]);
+        sorted.Sort();
+        for (int i = 0; i < k; i++) idx[i] = sorted[i].Item2;
     }
 
     private static bool Better(ReadOnlySpan<float> l, int a, int b) => l[a] > l[b] || (l[a] == l[b] && a < b);
