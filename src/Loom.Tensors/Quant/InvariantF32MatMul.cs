@@ -130,7 +130,12 @@ public static unsafe class InvariantF32MatMul
             float* xt = x + (long)t * k;
             float* yt = y + (long)t * rows;
             int r = r0;
-            for (; r + 8 <= r1; r += 8) Tile8x1(w + (long)r * k, xt, k, yt + r, lanes, t == t4 && r + 16 <= r1 ? w + (long)(r + 8) * k : null);
+            for (; r + 8 <= r1; r += 8)
+            {
+                // The first leftover token's pass brings each next tile in; later tokens find the chunk's rows in cache.
+                if (t == t4 && r + 16 <= r1) Tile8x1<Prefetch>(w + (long)r * k, xt, k, yt + r, lanes, w + (long)(r + 8) * k);
+                else Tile8x1<NoPrefetch>(w + (long)r * k, xt, k, yt + r, lanes, null);
+            }
             for (; r < r1; r++) yt[r] = Dot(w + (long)r * k, xt, k);
         }
     }
@@ -265,10 +270,10 @@ public static unsafe class InvariantF32MatMul
             }
     }
 
-    /// <summary>Rows w .. w + 7k against one token: y[0..8); the eight rows at <paramref name="next"/>, when given, are
-    /// prefetched a cache line per row every other step.</summary>
+    /// <summary>Rows w .. w + 7k against one token: y[0..8). With <typeparamref name="P"/> on, the eight rows at
+    /// <paramref name="next"/> are prefetched a cache line per row every other step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile8x1(float* w, float* x, int k, float* y, float* lanes, float* next)
+    private static void Tile8x1<P>(float* w, float* x, int k, float* y, float* lanes, float* next) where P : struct, IPrefetch
     {
         var a0 = Vector256<float>.Zero; var a1 = Vector256<float>.Zero; var a2 = Vector256<float>.Zero; var a3 = Vector256<float>.Zero;
         var a4 = Vector256<float>.Zero; var a5 = Vector256<float>.Zero; var a6 = Vector256<float>.Zero; var a7 = Vector256<float>.Zero;
@@ -276,7 +281,7 @@ public static unsafe class InvariantF32MatMul
         int i = 0;
         for (; i + 8 <= k; i += 8)
         {
-            if (next != null && (i & 15) == 0)
+            if (P.On && (i & 15) == 0)
             {
                 float* n = next + i;
                 Sse.Prefetch0(n); Sse.Prefetch0(n + k1); Sse.Prefetch0(n + 2 * k1); Sse.Prefetch0(n + 3 * k1);
